@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters that tell which inventory hosts are the same machine."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+
+def machine_key(hostname, hostvars):
+    """One key per machine: all local-connection hosts are the controller; others are their address and port."""
+    hv = hostvars[hostname]
+    connection = hv.get('ansible_connection') or 'ssh'
+    if connection == 'local':
+        return 'local'
+    if connection in ('docker', 'community.docker.docker', 'podman', 'containers.podman.podman'):
+        return '%s:%s' % (connection, hv.get('ansible_host') or hostname)
+    return '%s:%s' % (hv.get('ansible_host') or hostname, hv.get('ansible_port') or 22)
+
+
+def first_per_machine(hosts, hostvars):
+    """Of HOSTS, the first inventory host on each machine, in order."""
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('first_per_machine expects a list of host names, got %s' % type(hosts).__name__)
+    seen = set()
+    leaders = []
+    for host in hosts:
+        key = machine_key(host, hostvars)
+        if key not in seen:
+            seen.add(key)
+            leaders.append(host)
+    return leaders
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'first_per_machine': first_per_machine,
+        }

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Builds, with no container registry, the two local images the tests need:
+#   clarafl-test/debian12-systemd:latest  Debian 12 with systemd and python3 (Molecule hosts)
+#   python:3.8-slim                       Debian 12 with CPython 3.8 from this machine
+#                                         (the base the clara_image `build` source uses)
+# Each image carries a label with the hash of its inputs; an image whose label matches is kept.
+# Root filesystems are cached as tarballs under $CLARAFL_CACHE (default ~/.cache/clarafl).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${CLARAFL_CACHE:-$HOME/.cache/clarafl}/images
+suite=bookworm
+mirror=${DEBIAN_MIRROR:-}
+py38_version=${PY38_VERSION:-3.8.18}
+only=${1:-all}
+
+die() { echo "build-images: $*" >&2; exit 1; }
+
+# Prerequisites, each with what to do about it.
+command -v docker >/dev/null || die "docker CLI not found: install docker.io (apt-get install -y docker.io)"
+docker info >/dev/null 2>&1 || die "no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock}: start dockerd first"
+command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install -y debootstrap"
+[ "$(id -u)" = 0 ] || die "debootstrap needs root: run as root"
+
+if [ -z "$mirror" ]; then
+  # The Debian mirror this machine already uses; no other host is reachable.
+  src=/etc/apt/sources.list.d/debian.sources
+  if [ -r "$src" ]; then
+    mirror=$(awk '/^URIs:/ {print $2; exit}' "$src")
+  fi
+  mirror=${mirror:-http://deb.debian.org/debian}
+fi
+
+mkdir -p "$cache"
+
+label_of() { docker image inspect -f '{{ index .Config.Labels "org.clarafl.inputs" }}' "$1" 2>/dev/null || true; }
+
+# rootfs NAME PACKAGES -> prints the path of a cached tarball of a minbase tree with PACKAGES.
+rootfs() {
+  local name=$1 pkgs=$2 key tar tmp
+  key=$(printf '%s\n' "$suite" "$pkgs" "$mirror" | sha256sum | cut -c1-16)
+  tar="$cache/$name-$key.tar"
+  if [ ! -s "$tar" ]; then
+    tmp=$(mktemp -d "$cache/rootfs.XXXXXX")
+    echo "build-images: debootstrap $suite ($name) from $mirror" >&2
+    if ! debootstrap --variant=minbase --include="$pkgs" "$suite" "$tmp/root" "$mirror" >"$tmp/log" 2>&1; then
+      tail -20 "$tmp/log" >&2
+      rm -rf "$tmp"
+      die "debootstrap of $name failed (log above); check that $mirror is reachable"
+    fi
+    # Slim it: no apt lists or caches, no docs.
+    rm -rf "$tmp/root"/var/lib/apt/lists/* "$tmp/root"/var/cache/apt/*.bin \
+           "$tmp/root"/usr/share/doc/* "$tmp/root"/usr/share/man/*
+    tar -C "$tmp/root" -cf "$tar.part" .
+    mv "$tar.part" "$tar"
+    rm -rf "$tmp"
+  fi
+  printf '%s\n' "$tar"
+}
+
+build_systemd_host() {
+  local image=clarafl-test/debian12-systemd:latest pkgs key tar
+  pkgs=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,iptables,kmod
+  key=$(printf '%s\n' "$pkgs" "$(sha256sum "$0")" | sha256sum | cut -c1-16)
+  if [ "$(label_of "$image")" = "$key" ]; then
+    echo "build-images: $image is up to date"
+    return
+  fi
+  tar=$(rootfs debian12-systemd "$pkgs")
+  # systemd as PID 1; units that make no sense in a container are masked.
+  cat "$tar" | docker import \
+    --change "LABEL org.clarafl.inputs=$key" \
+    --change 'ENV container=docker' \
+    --change 'CMD ["/lib/systemd/systemd"]' \
+    - "$image" >/dev/null
+  echo "build-images: built $image"
+}
+
+build_python38() {
+  local image=python:3.8-slim prefix pkgs key tar tmp
+  if ! prefix=$(pyenv prefix "$py38_version" 2>/dev/null); then
+    prefix=/root/.pyenv/versions/$py38_version
+  fi
+  [ -x "$prefix/bin/python3.8" ] || die "CPython $py38_version not found (looked in $prefix): install it with 'pyenv install $py38_version'"
+  pkgs=ca-certificates,libbz2-1.0,libcrypt1,libssl3,libexpat1,libffi8,liblzma5,libncursesw6,libnsl2,libreadline8,libsqlite3-0,libtirpc3,libuuid1,zlib1g
+  key=$(printf '%s\n' "$pkgs" "$("$prefix/bin/python3.8" -VV)" "$(sha256sum "$0")" | sha256sum | cut -c1-16)
+  if [ "$(label_of "$image")" = "$key" ]; then
+    echo "build-images: $image is up to date"
+    return
+  fi
+  tar=$(rootfs debian12-py38 "$pkgs")
+  tmp=$(mktemp -d "$cache/py38.XXXXXX")
+  mkdir -p "$tmp/root"
+  tar -C "$tmp/root" -xf "$tar"
+  # Lay CPython out as the official image does: under /usr/local, libpython found through ld.so.cache.
+  tar -C "$prefix" --exclude='lib/python3.8/test' --exclude='lib/python3.8/idlelib' \
+      --exclude='lib/python3.8/tkinter' --exclude='lib/python3.8/lib2to3/tests' \
+      --exclude='lib/python3.8/site-packages/*' -cf - bin include lib share 2>/dev/null \
+    | tar -C "$tmp/root/usr/local" -xf -
+  "$prefix/bin/python3.8" - "$prefix" "$tmp/root/usr/local/lib/python3.8/site-packages" <<'PY'
+import os, shutil, sys
+src = os.path.join(sys.argv[1], "lib", "python3.8", "site-packages")
+dst = sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+# Only pip and setuptools: the image must not inherit whatever this machine installed.
+for name in os.listdir(src):
+    base = name.split("-")[0].lower()
+    if base in ("pip", "setuptools", "_distutils_hack", "distutils-precedence.pth", "pkg_resources"):
+        path = os.path.join(src, name)
+        (shutil.copytree if os.path.isdir(path) else shutil.copy2)(path, os.path.join(dst, name))
+PY
+  # pyenv's scripts point at its own prefix; the image's point at /usr/local.
+  grep -rlI "^#!$prefix/bin/python" "$tmp/root/usr/local/bin" 2>/dev/null \
+    | xargs -r sed -i "1s|^#!$prefix/bin/python.*|#!/usr/local/bin/python3.8|"
+  for n in python3 python; do ln -sf python3.8 "$tmp/root/usr/local/bin/$n"; done
+  [ -e "$tmp/root/usr/local/bin/pip3" ] || printf '#!/usr/local/bin/python3.8\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' > "$tmp/root/usr/local/bin/pip3"
+  [ -e "$tmp/root/usr/local/bin/pip" ] || ln -sf pip3 "$tmp/root/usr/local/bin/pip"
+  chmod 0755 "$tmp/root/usr/local/bin/pip3"
+  chroot "$tmp/root" /sbin/ldconfig
+  chroot "$tmp/root" /usr/local/bin/python3 -c 'import ssl, sqlite3, ctypes, lzma, bz2, zlib' \
+    || die "the Python $py38_version copied into $image does not start; see the error above"
+  tar -C "$tmp/root" -cf - . | docker import \
+    --change "LABEL org.clarafl.inputs=$key" \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["python3"]' \
+    - "$image" >/dev/null
+  rm -rf "$tmp"
+  echo "build-images: built $image"
+}
+
+case "$only" in
+  all) build_systemd_host; build_python38 ;;
+  systemd) build_systemd_host ;;
+  python38) build_python38 ;;
+  *) die "usage: $0 [all|systemd|python38]" ;;
+esac
