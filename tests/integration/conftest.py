@@ -1,0 +1,56 @@
+"""Helpers for tests that run the collection's playbooks against this machine's Docker engine."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class PlaybookRun(object):
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.output = proc.stdout
+
+    def recap(self):
+        """{host: {ok: n, changed: n, failed: n, ...}} from the PLAY RECAP."""
+        hosts = {}
+        for line in self.output.splitlines():
+            m = re.match(r"^(\S+)\s+:\s+(ok=.*)$", line)
+            if m:
+                hosts[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+        return hosts
+
+    def changed(self):
+        return sum(h.get("changed", 0) for h in self.recap().values())
+
+
+def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook,
+           "-i", inventory or os.path.join(HERE, "inventory.yml")]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    cmd += list(args)
+    full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                    ANSIBLE_FORCE_COLOR="0")
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, env=full_env, timeout=1800, check=False)
+    return PlaybookRun(proc)
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=check)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def docker_engine():
+    if docker("info", check=False).returncode != 0:
+        if os.environ.get("CI") or os.environ.get("CLARAFL_REQUIRE_ENGINE") == "1":
+            pytest.fail("no Docker engine answers: run scripts/setup-host.sh first")
+        pytest.skip("no Docker engine answers: run scripts/setup-host.sh first")

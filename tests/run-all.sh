@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test stage (or the ones named: unit integration lint sanity molecule) and ends
+# with a one-screen summary. Exits non-zero when any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration lint sanity molecule)
+out=$repo/tests/output
+mkdir -p "$out"
+export ANSIBLE_CONFIG=$repo/ansible.cfg
+export CLARAFL_REQUIRE_ENGINE=${CLARAFL_REQUIRE_ENGINE:-1}
+
+results=()
+run_stage() {
+  local name=$1; shift
+  local start=$SECONDS rc
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$out/$name.log"
+  rc=${PIPESTATUS[0]}
+  results+=("$(printf '%-28s %-6s %4ss' "$name" "$([ "$rc" = 0 ] && echo pass || echo FAIL)" "$((SECONDS - start))")")
+  return 0
+}
+
+for stage in "${stages[@]}"; do
+  case $stage in
+    unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider ;;
+    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider ;;
+    lint) run_stage lint ansible-lint --profile production --offline ;;
+    sanity) run_stage sanity tests/sanity.sh ;;
+    molecule)
+      for scenario in molecule/*/; do
+        scenario=$(basename "$scenario")
+        run_stage "molecule:$scenario" molecule test -s "$scenario"
+      done ;;
+    *) echo "run-all: unknown stage $stage (unit integration lint sanity molecule)" >&2; exit 2 ;;
+  esac
+done
+
+passed=0; failed=0
+echo
+echo "================ summary ================"
+for r in "${results[@]}"; do
+  echo "$r"
+  case $r in *" pass "*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done
+echo "logs: tests/output/<stage>.log"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" = 0 ]
