@@ -137,3 +137,13 @@ def test_refused_key_fails_in_one_sentence_and_hides_the_key(stand_in_ngc):
         "clara_image_ngc_api_key": SECRET}, args=["-vvv"])
     assert_clean_failure(run, "The registry %s refused the NGC API key" % stand_in_ngc)
     assert SECRET not in run.output
+
+
+def test_image_without_the_engine_is_named_with_what_it_lacks(archive, tmp_path):
+    path, tag = archive
+    run = run_playbook(PLAYBOOK, extra_vars={
+        "clara_image_source": "archive", "clara_image_archive_src": path, "clara_image_archive_image": tag,
+        "clara_image_archive_dest": str(tmp_path)})
+    assert_clean_failure(run, "The image %s does not work as a Clara v4.0 runtime" % tag)
+    assert "python package nvflare does not import" in run.output
+    assert "command zip is not on the PATH" in run.output

@@ -34,6 +34,11 @@ def test_engine_packages_import(host):
     assert (major, minor) < (1, 24)
 
 
+def test_zip_for_packing_kits_is_there(host):
+    out = host.run("docker run --rm --network none %s zip -v", runtime()["image"])
+    assert out.rc == 0, out.stderr
+
+
 def test_image_records_its_build_inputs(host):
     out = host.run("docker image inspect -f '{{ index .Config.Labels \"org.clarafl.build-inputs\" }}' %s",
                    runtime()["image"])

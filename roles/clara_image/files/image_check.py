@@ -2,6 +2,7 @@
 # Prints one line naming what is missing, and exits non-zero, when the image cannot serve.
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,9 @@ for name in sys.argv[1].split(","):
         importlib.import_module(name)
     except Exception as exc:  # any failure to import means the engine cannot run
         missing.append("python package %s does not import (%s)" % (name, exc))
+for name in sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[3] else []:
+    if shutil.which(name) is None:
+        missing.append("command %s is not on the PATH" % name)
 command = json.loads(sys.argv[2]) + ["-h"]
 try:
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, check=False)
