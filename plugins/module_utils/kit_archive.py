@@ -1,0 +1,676 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Extract a password-protected provisioner startup kit (a zip) safely, atomically and
+idempotently. Pure standard library (Python 3.8+); ``pyzipper`` is used when importable
+for WinZip-AES archives.
+
+What is managed
+    The *managed entries* are the top-level names the archive holds (``startup/`` for a
+    Clara Train kit). Each managed entry is replaced as a whole, so files under it that
+    the archive does not hold are removed (reported in ``removed``). Anything else in
+    ``dest`` (the engine's run folders, logs, ...) is left alone.
+
+How it stays safe
+    Every member name is checked first (no absolute paths, no ``..``, no symlinks or
+    device members, nothing that resolves outside ``dest``, no duplicates). The whole
+    archive is then read once without writing anything: the password is checked and
+    every member's CRC (and, for AES, its HMAC) verified. Only then, and only if
+    something differs, the archive is extracted into a private staging directory (inside
+    ``dest``, or beside it when ``dest`` does not exist yet, so renames stay on one file
+    system), modes and owners are set there, and each changed managed entry is swapped
+    into place with ``rename``. A wrong password, a corrupt or a truncated archive
+    therefore leaves ``dest`` exactly as it was.
+
+Mode policy (documented in the kit_extract module too)
+    * ``dest`` itself: ``mode`` (default ``0755``).
+    * private keys - ``*.key`` files and any file holding a PEM ``PRIVATE KEY`` block
+      (e.g. ``*.pem``): ``private_mode`` (default ``0600``).
+    * a directory that directly holds a private key: ``private_mode`` plus an execute
+      bit for each read bit (``0600`` -> ``0700``, ``0640`` -> ``0750``).
+    * ``*.sh`` files and files stored with an owner-execute bit: ``0755``.
+    * other files ``0644``, other directories ``0755``.
+    * with ``owner`` / ``group``, every extracted entry and ``dest`` get them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import grp
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+
+try:
+    import pyzipper  # optional: WinZip-AES support
+except ImportError:  # pragma: no cover - depends on the host
+    pyzipper = None
+
+AES_COMPRESS_TYPE = 99
+STAGING_PREFIX = ".clarafl-kit-staging-"
+DEFAULT_ROOT_MODE = 0o755
+DEFAULT_PRIVATE_MODE = 0o600
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+EXEC_MODE = 0o755
+_CHUNK = 1024 * 256
+_PEM_PRIVATE_RE = re.compile(br"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+class KitArchiveError(Exception):
+    """An archive cannot be extracted. ``reason`` is a short machine-readable word:
+    missing, not_zip, truncated, corrupt, wrong_password, password_required,
+    aes_unsupported, unsupported, unsafe_member, bad_argument, io, owner."""
+
+    def __init__(self, message, reason):
+        super(KitArchiveError, self).__init__(message)
+        self.reason = reason
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def parse_mode(value, name="mode"):
+    """Accept an int (already numeric, as YAML 0755 gives) or an octal string ('0700', '700', '0o700')."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise KitArchiveError("%s must be an octal mode such as '0755', not a boolean" % name, "bad_argument")
+    if isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip().lower()
+        if text.startswith("0o"):
+            text = text[2:]
+        if not text or any(c not in "01234567" for c in text):
+            raise KitArchiveError("%s %r is not an octal mode such as '0755'" % (name, value), "bad_argument")
+        mode = int(text, 8)
+    if mode < 0 or mode > 0o7777:
+        raise KitArchiveError("%s %r is out of range (0000-7777)" % (name, value), "bad_argument")
+    return mode
+
+
+def private_dir_mode(private_mode):
+    """Directory mode that matches a private file mode: add x wherever r is set."""
+    mode = private_mode | 0o700
+    if private_mode & 0o040:
+        mode |= 0o010
+    if private_mode & 0o004:
+        mode |= 0o001
+    return mode & 0o7777
+
+
+def resolve_uid(owner):
+    if owner is None or owner == "":
+        return None
+    text = str(owner)
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        if text.isdigit():
+            return int(text)
+    raise KitArchiveError("owner %r is not a user on this host (and not a numeric uid)" % text, "owner")
+
+
+def resolve_gid(group):
+    if group is None or group == "":
+        return None
+    text = str(group)
+    try:
+        return grp.getgrnam(text).gr_gid
+    except KeyError:
+        if text.isdigit():
+            return int(text)
+    raise KitArchiveError("group %r is not a group on this host (and not a numeric gid)" % text, "owner")
+
+
+def _fmt_mode(mode):
+    return "%04o" % mode
+
+
+def _member_type(info):
+    return stat.S_IFMT(info.external_attr >> 16)
+
+
+def _is_dir_member(info):
+    return info.filename.endswith("/") or _member_type(info) == stat.S_IFDIR
+
+
+def _safe_parts(info, dest):
+    """Return the member's path components, or raise naming the unsafe member."""
+    name = info.filename
+    shown = repr(name)
+    if "\x00" in name:
+        raise KitArchiveError("unsafe member %s: the name holds a NUL byte" % shown, "unsafe_member")
+    if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
+        raise KitArchiveError("unsafe member %s: absolute path" % shown, "unsafe_member")
+    if "\\" in name:
+        raise KitArchiveError("unsafe member %s: backslash in the name (ambiguous path separator)" % shown,
+                              "unsafe_member")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise KitArchiveError("unsafe member %s: '..' in the path would leave the destination" % shown,
+                              "unsafe_member")
+    if not parts:
+        raise KitArchiveError("unsafe member %s: empty path" % shown, "unsafe_member")
+    if STAGING_PREFIX in parts[0]:
+        raise KitArchiveError("unsafe member %s: the name is reserved for the extraction's staging directory"
+                              % shown, "unsafe_member")
+    ftype = _member_type(info)
+    if ftype == stat.S_IFLNK:
+        raise KitArchiveError("unsafe member %s: symbolic link (kits hold regular files only)" % shown,
+                              "unsafe_member")
+    if ftype not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise KitArchiveError("unsafe member %s: special file (device, FIFO or socket)" % shown, "unsafe_member")
+    root = os.path.abspath(dest)
+    target = os.path.normpath(os.path.join(root, *parts))
+    if not target.startswith(root.rstrip(os.sep) + os.sep):
+        raise KitArchiveError("unsafe member %s: it resolves outside the destination" % shown, "unsafe_member")
+    return parts
+
+
+def _classify_open_failure(src):
+    """Why zipfile could not open src: truncated, or corrupt / not a zip."""
+    try:
+        size = os.path.getsize(src)
+        with open(src, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        size, head = 0, b""
+    if size == 0:
+        return "truncated", "the file is empty (0 bytes): the copy is truncated"
+    if head == b"PK\x03\x04":
+        return ("truncated", "it starts like a zip archive but its end-of-archive record is missing: the file "
+                "is truncated (an interrupted copy or download)")
+    return "not_zip", "it is not a zip archive (no zip signature)"
+
+
+# ----------------------------------------------------------------------------- archive reading
+
+class _Archive:
+    """Open src with the right zip implementation and check names and encryption."""
+
+    def __init__(self, src, dest, password):
+        self.src = src
+        if not os.path.exists(src):
+            raise KitArchiveError("archive %s does not exist on this host" % src, "missing")
+        if not os.path.isfile(src):
+            raise KitArchiveError("archive %s is not a regular file" % src, "missing")
+        try:
+            probe = zipfile.ZipFile(src)
+        except zipfile.BadZipFile as exc:
+            if "not a zip file" in str(exc):
+                reason, why = _classify_open_failure(src)
+            else:
+                reason, why = "corrupt", "its zip directory is damaged (%s): the archive is corrupt" % exc
+            raise KitArchiveError("cannot read archive %s: %s. Copy the kit again from the provisioner."
+                                  % (src, why), reason)
+        except (OSError, EOFError, ValueError) as exc:
+            raise KitArchiveError("cannot read archive %s: %s" % (src, exc), "io")
+        infos = probe.infolist()
+        self.aes = any(i.compress_type == AES_COMPRESS_TYPE for i in infos)
+        self.encrypted = any(i.flag_bits & 0x1 for i in infos)
+        if self.aes:
+            probe.close()
+            if pyzipper is None:
+                raise KitArchiveError(
+                    "archive %s is AES-encrypted (WinZip AES); Python's zipfile reads only ZipCrypto. Install "
+                    "the Python package pyzipper on this host (pip install pyzipper) and try again." % src,
+                    "aes_unsupported")
+            self.zf = pyzipper.AESZipFile(src)
+            self.infos = self.zf.infolist()
+        else:
+            self.zf = probe
+            self.infos = infos
+        self.encryption = "aes" if self.aes else ("zipcrypto" if self.encrypted else "none")
+        try:
+            self.members = self._check_members(dest)
+        except BaseException:
+            self.close()
+            raise
+        if self.encrypted and not password:
+            self.close()
+            raise KitArchiveError(
+                "archive %s is password-protected and no password was given: pass the kit's password "
+                "(from the provisioner's output)." % src, "password_required")
+        self.pwd = password.encode("utf-8") if (password and self.encrypted) else None
+
+    def _check_members(self, dest):
+        """Every member's safe path; raise naming the first unsafe or conflicting member."""
+        members = []
+        seen = {}
+        for info in self.infos:
+            parts = _safe_parts(info, dest)
+            rel = "/".join(parts)
+            is_dir = _is_dir_member(info)
+            if rel in seen:
+                if is_dir and seen[rel]:
+                    continue  # the same directory twice is harmless
+                raise KitArchiveError("unsafe member %r: the path %r appears more than once in the archive"
+                                      % (info.filename, rel), "unsafe_member")
+            seen[rel] = is_dir
+            members.append((info, parts, rel, is_dir))
+        for info, parts, rel, is_dir in members:
+            for k in range(1, len(parts)):
+                parent = "/".join(parts[:k])
+                if seen.get(parent) is False:
+                    raise KitArchiveError("unsafe member %r: its parent %r is a file in the archive"
+                                          % (info.filename, parent), "unsafe_member")
+        if not members:
+            raise KitArchiveError("archive %s is empty" % self.src, "corrupt")
+        return members
+
+    def close(self):
+        try:
+            self.zf.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def check_password(self):
+        """Open every encrypted member: all fail -> wrong password; a minority fails -> corrupt."""
+        if not self.pwd:
+            return
+        ok = bad = 0
+        for info, _parts, _rel, is_dir in self.members:
+            if is_dir or not info.flag_bits & 0x1:
+                continue
+            try:
+                with self.zf.open(info, pwd=self.pwd):
+                    ok += 1
+            except RuntimeError as exc:
+                if "password" not in str(exc).lower():
+                    raise self._read_error(info, exc)
+                bad += 1
+            except Exception as exc:  # pylint: disable=broad-except
+                raise self._read_error(info, exc)
+        if bad and bad >= ok:
+            raise KitArchiveError(
+                "wrong password for archive %s: the password check failed for %d of %d encrypted members. Use the "
+                "password the provisioner printed for this kit's zip (each kit has its own)."
+                % (self.src, bad, ok + bad), "wrong_password")
+        if bad:
+            raise KitArchiveError(
+                "archive %s is corrupt: %d of %d encrypted members fail the password check while the others pass "
+                "(damaged member headers). Copy the kit again from the provisioner." % (self.src, bad, ok + bad),
+                "corrupt")
+
+    def _read_error(self, info, exc):
+        text = str(exc)
+        if isinstance(exc, NotImplementedError):
+            return KitArchiveError("archive %s member %r uses an unsupported compression or encryption (%s)"
+                                   % (self.src, info.filename, text), "unsupported")
+        if isinstance(exc, RuntimeError) and "password" in text.lower():
+            return KitArchiveError("wrong password for archive %s (member %r)" % (self.src, info.filename),
+                                   "wrong_password")
+        if isinstance(exc, EOFError) or "truncated" in text.lower():
+            return KitArchiveError(
+                "archive %s is truncated or corrupt: member %r ends early (%s). Copy the kit again from the "
+                "provisioner." % (self.src, info.filename, text or exc.__class__.__name__), "truncated")
+        return KitArchiveError(
+            "archive %s is corrupt: member %r fails its integrity check (%s). Copy the kit again from the "
+            "provisioner." % (self.src, info.filename, text or exc.__class__.__name__), "corrupt")
+
+    def stream(self, info, sink=None):
+        """Read a member to the end (CRC/HMAC verified by zipfile), feeding sink; return (sha256, private)."""
+        digest = hashlib.sha256()
+        tail = b""
+        private = False
+        try:
+            with self.zf.open(info, pwd=self.pwd) as fh:
+                while True:
+                    chunk = fh.read(_CHUNK)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    if not private and _PEM_PRIVATE_RE.search(tail + chunk):
+                        private = True
+                    tail = chunk[-64:]
+                    if sink is not None:
+                        try:
+                            sink(chunk)
+                        except (OSError, IOError) as exc:
+                            raise KitArchiveError("cannot write while extracting %s: %s" % (self.src, exc), "io")
+        except KitArchiveError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            # zipfile/pyzipper raise BadZipFile, zlib.error, EOFError, RuntimeError, ... for damaged data
+            raise self._read_error(info, exc)
+        return digest.hexdigest(), private
+
+
+# ----------------------------------------------------------------------------- desired state
+
+def _desired_state(archive, private_mode, uid, gid):
+    """Read the whole archive (no writes) and return {rel: entry} with modes decided."""
+    entries = {}
+    for info, parts, rel, is_dir in archive.members:
+        for k in range(1, len(parts)):
+            parent = "/".join(parts[:k])
+            entries.setdefault(parent, {"type": "dir", "info": None})
+        if is_dir:
+            entries[rel] = {"type": "dir", "info": info}
+            continue
+        sha, private = archive.stream(info)
+        name = parts[-1]
+        private = private or name.endswith(".key")
+        entries[rel] = {"type": "file", "info": info, "sha256": sha, "size": info.file_size, "private": private}
+    private_dirs = set()
+    for rel, e in entries.items():
+        if e["type"] == "file" and e["private"]:
+            private_dirs.add(rel.rsplit("/", 1)[0] if "/" in rel else "")
+    for rel, e in entries.items():
+        if e["type"] == "dir":
+            e["mode"] = private_dir_mode(private_mode) if rel in private_dirs else DIR_MODE
+        elif e["private"]:
+            e["mode"] = private_mode
+        elif rel.endswith(".sh") or (e["info"].external_attr >> 16) & 0o100:
+            e["mode"] = EXEC_MODE
+        else:
+            e["mode"] = FILE_MODE
+        e["uid"] = uid
+        e["gid"] = gid
+    return entries
+
+
+def _sha256_file(path):
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _lstat(path):
+    try:
+        return os.lstat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+
+
+def _existing_tree(dest, top_names):
+    """lstat-walk dest's managed entries without following symlinks: {rel: (kind, st)}."""
+    found = {}
+    stack = list(top_names)
+    while stack:
+        rel = stack.pop()
+        st = _lstat(os.path.join(dest, *rel.split("/")))
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            found[rel] = ("dir", st)
+            for child in os.listdir(os.path.join(dest, *rel.split("/"))):
+                stack.append(rel + "/" + child)
+        elif stat.S_ISREG(st.st_mode):
+            found[rel] = ("file", st)
+        elif stat.S_ISLNK(st.st_mode):
+            found[rel] = ("symlink", st)
+        else:
+            found[rel] = ("other", st)
+    return found
+
+
+def _show(rel, kind):
+    return rel + "/" if kind == "dir" else rel
+
+
+def _listing_line(rel, kind, mode, uid, gid, sha=None, size=None, private=False, owner_shown=False):
+    line = "%s %s" % (_fmt_mode(mode), _show(rel, kind))
+    if kind == "file":
+        line += " (%d bytes, %s)" % (size, "private key" if private else "sha256 " + (sha or "?")[:16])
+    elif kind not in ("dir",):
+        line += " (%s)" % kind
+    if owner_shown:
+        line += " uid=%s gid=%s" % (uid, gid)
+    return line
+
+
+# ----------------------------------------------------------------------------- public API
+
+def check_kit_password(src, password):
+    """Return True when password opens every encrypted member of src and all CRCs verify.
+
+    Raises KitArchiveError for a wrong password (reason wrong_password), a corrupt or truncated
+    archive, or an AES archive without pyzipper.
+    """
+    archive = _Archive(src, os.path.dirname(os.path.abspath(src)) or "/", password)
+    try:
+        archive.check_password()
+        for info, _parts, _rel, is_dir in archive.members:
+            if not is_dir:
+                archive.stream(info)
+        return True
+    finally:
+        archive.close()
+
+
+def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE,
+                owner=None, group=None, check_mode=False):
+    """Make dest hold exactly the archive's managed entries, with the mode policy applied.
+
+    :returns: dict with changed, created, added, changed_files, removed, encryption,
+        members and diff ({'before', 'after', 'before_header', 'after_header'}).
+    :raises KitArchiveError: nothing in dest was modified when it is raised (except when the
+        final swap itself fails, which is rolled back).
+    """
+    root_mode = parse_mode(mode, "mode")
+    if root_mode is None:
+        root_mode = DEFAULT_ROOT_MODE
+    priv_mode = parse_mode(private_mode, "private_mode")
+    if priv_mode is None:
+        priv_mode = DEFAULT_PRIVATE_MODE
+    uid = resolve_uid(owner)
+    gid = resolve_gid(group)
+    dest = os.path.abspath(dest)
+    src = os.path.abspath(src)
+    parent = os.path.dirname(dest)
+    if not os.path.isdir(parent):
+        raise KitArchiveError("the parent directory %s of dest does not exist: create it first" % parent,
+                              "bad_argument")
+    dest_st = _lstat(dest)
+    if dest_st is not None and not stat.S_ISDIR(os.stat(dest).st_mode):
+        raise KitArchiveError("dest %s exists and is not a directory" % dest, "bad_argument")
+
+    archive = _Archive(src, dest, password)
+    try:
+        archive.check_password()
+        desired = _desired_state(archive, priv_mode, uid, gid)
+        return _plan_and_apply(archive, src, dest, dest_st is not None, desired, root_mode, uid, gid, check_mode)
+    except (OSError, IOError) as exc:
+        raise KitArchiveError("cannot update %s from %s: %s" % (dest, src, exc), "io")
+    finally:
+        archive.close()
+
+
+def _plan_and_apply(archive, src, dest, dest_exists, desired, root_mode, uid, gid, check_mode):
+    owner_shown = uid is not None or gid is not None
+    top_names = sorted(set(rel.split("/")[0] for rel in desired))
+    existing = _existing_tree(dest, top_names) if dest_exists else {}
+    hashes = {}
+
+    def existing_sha(rel):
+        if rel not in hashes:
+            hashes[rel] = _sha256_file(os.path.join(dest, *rel.split("/")))
+        return hashes[rel]
+
+    added, changed, removed = [], [], []
+    changed_tops = set()
+    for rel in sorted(desired):
+        want = desired[rel]
+        have = existing.get(rel)
+        if have is None:
+            added.append(_show(rel, want["type"]))
+            changed_tops.add(rel.split("/")[0])
+            continue
+        kind, st = have
+        differs = kind != want["type"] or stat.S_IMODE(st.st_mode) != want["mode"]
+        differs = differs or (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid)
+        if not differs and kind == "file":
+            differs = st.st_size != want["size"] or existing_sha(rel) != want["sha256"]
+        if differs:
+            changed.append(_show(rel, want["type"]))
+            changed_tops.add(rel.split("/")[0])
+    for rel in sorted(existing):
+        if rel not in desired:
+            removed.append(_show(rel, existing[rel][0]))
+            changed_tops.add(rel.split("/")[0])
+
+    root_st = os.stat(dest) if dest_exists else None
+    root_changed = root_st is None or stat.S_IMODE(root_st.st_mode) != root_mode or \
+        (uid is not None and root_st.st_uid != uid) or (gid is not None and root_st.st_gid != gid)
+    is_changed = bool(added or changed or removed or root_changed)
+
+    before_lines = []
+    if root_st is not None:
+        before_lines.append(_listing_line(".", "dir", stat.S_IMODE(root_st.st_mode), root_st.st_uid,
+                                          root_st.st_gid, owner_shown=owner_shown))
+        for rel in sorted(existing):
+            kind, st = existing[rel]
+            private = bool(desired.get(rel, {}).get("private")) or rel.endswith(".key")
+            sha = existing_sha(rel) if kind == "file" and not private else None
+            before_lines.append(_listing_line(rel, kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, sha,
+                                              st.st_size, private, owner_shown))
+    after_uid = uid if uid is not None else (root_st.st_uid if root_st else os.getuid())
+    after_gid = gid if gid is not None else (root_st.st_gid if root_st else os.getgid())
+    after_lines = [_listing_line(".", "dir", root_mode, after_uid, after_gid, owner_shown=owner_shown)]
+    for rel in sorted(desired):
+        e = desired[rel]
+        after_lines.append(_listing_line(rel, e["type"], e["mode"], e["uid"], e["gid"], e.get("sha256"),
+                                         e.get("size"), e.get("private", False), owner_shown))
+
+    result = {
+        "changed": is_changed,
+        "created": not dest_exists,
+        "dest": dest,
+        "added": added,
+        "changed_files": changed,
+        "removed": removed,
+        "encryption": archive.encryption,
+        "members": sum(1 for e in desired.values() if e["type"] == "file"),
+        "diff": {
+            "before_header": dest,
+            "after_header": "%s extracted into %s" % (src, dest),
+            "before": "\n".join(before_lines) + "\n" if before_lines else "",
+            "after": "\n".join(after_lines) + "\n",
+        },
+    }
+    if is_changed and not check_mode:
+        _apply(archive, dest, dest_exists, desired, root_mode, uid, gid, changed_tops)
+    return result
+
+
+# ----------------------------------------------------------------------------- applying
+
+def _write_member(archive, info, path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
+        return archive.stream(info, out.write)
+
+
+def _chown(path, uid, gid):
+    if uid is None and gid is None:
+        return
+    try:
+        os.lchown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+    except OSError as exc:
+        raise KitArchiveError("cannot set owner/group of %s (%s): run the task with become (as root) or drop "
+                              "owner/group" % (path, exc.strerror or exc), "owner")
+
+
+def _build(archive, base, desired, top_names, uid, gid):
+    """Extract the given top-level entries under base, set modes and owners."""
+    wanted = [rel for rel in sorted(desired) if rel.split("/")[0] in top_names]
+    for rel in wanted:
+        e = desired[rel]
+        path = os.path.join(base, *rel.split("/"))
+        if e["type"] == "dir":
+            if not os.path.isdir(path):
+                os.makedirs(path, 0o700)
+        else:
+            d = os.path.dirname(path)
+            if not os.path.isdir(d):
+                os.makedirs(d, 0o700)
+            sha, _private = _write_member(archive, e["info"], path)
+            if sha != e["sha256"]:
+                raise KitArchiveError("archive %s changed while it was being extracted (member %r): try again"
+                                      % (archive.src, rel), "corrupt")
+    # Deepest first so a directory is locked down only after its content is in place.
+    for rel in sorted(wanted, key=lambda r: r.count("/"), reverse=True):
+        path = os.path.join(base, *rel.split("/"))
+        os.chmod(path, desired[rel]["mode"])
+        _chown(path, uid, gid)
+
+
+def _clean_stale_staging(where, prefix=STAGING_PREFIX):
+    """Remove staging directories an interrupted run left behind (only our own names)."""
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix):
+            shutil.rmtree(os.path.join(where, name), ignore_errors=True)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _apply(archive, dest, dest_exists, desired, root_final, uid, gid, changed_tops):
+    if not dest_exists:
+        parent, base = os.path.split(dest)
+        _clean_stale_staging(parent, "." + base + STAGING_PREFIX)
+        staging = tempfile.mkdtemp(prefix="." + base + STAGING_PREFIX, dir=parent)
+        try:
+            _build(archive, staging, desired, set(r.split("/")[0] for r in desired), uid, gid)
+            os.chmod(staging, root_final)
+            _chown(staging, uid, gid)
+            os.rename(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return
+    _clean_stale_staging(dest)
+    staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest)
+    try:
+        _build(archive, staging, desired, changed_tops, uid, gid)
+        trash = os.path.join(staging, ".replaced")
+        os.mkdir(trash, 0o700)
+        swapped = []
+        try:
+            for top in sorted(changed_tops):
+                live = os.path.join(dest, top)
+                new = os.path.join(staging, top)
+                had_old = _lstat(live) is not None
+                if had_old:
+                    os.rename(live, os.path.join(trash, top))
+                swapped.append((top, had_old))
+                if os.path.lexists(new):
+                    os.rename(new, live)
+        except BaseException:
+            for top, had_old in reversed(swapped):  # put the old entries back
+                live = os.path.join(dest, top)
+                if had_old:
+                    _remove(live)
+                    os.rename(os.path.join(trash, top), live)
+            raise
+        st = os.stat(dest)
+        if stat.S_IMODE(st.st_mode) != root_final:
+            os.chmod(dest, root_final)
+        _chown(dest, uid, gid)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
