@@ -1,0 +1,56 @@
+"""Each kit is on its own host only, with owner-only keys."""
+import os
+
+import pytest
+
+testinfra_hosts = ["clarafl-prov-server", "clarafl-prov-org1-a", "clarafl-prov-org1-b", "clarafl-prov-org2",
+                   "clarafl-prov-admin"]
+
+ROOT = "/opt/clarafl/molecule_prov"
+OWN = {
+    "clarafl-prov-server": ("server", "server.zip", "server.key"),
+    "clarafl-prov-org1-a": ("org1-a", "org1-a.zip", "client.key"),
+    "clarafl-prov-org1-b": ("org1-b", "org1-b.zip", "client.key"),
+    "clarafl-prov-org2": ("org2", "org2.zip", "client.key"),
+    "clarafl-prov-admin": ("admin", "admin@clarafl.test.zip", "client.key"),
+}
+
+
+@pytest.fixture
+def own(host):
+    return OWN[host.backend.get_hostname()]
+
+
+def test_the_host_has_its_own_kit(host, own):
+    component, zip_name, key = own
+    assert host.file("%s/%s/startup/%s" % (ROOT, component, key)).exists
+    assert host.file("%s/%s/startup/rootCA.pem" % (ROOT, component)).exists
+    assert host.file("%s/.kits/%s" % (ROOT, zip_name)).mode == 0o600
+
+
+def test_and_no_other(host, own):
+    component, zip_name, _key = own
+    assert sorted(host.check_output("ls -A %s", ROOT).split()) == sorted([".kits", component])
+    assert host.check_output("ls -A %s/.kits", ROOT).split() == [zip_name]
+
+
+def test_private_keys_are_owner_only(host, own):
+    component, _zip, key = own
+    key_file = host.file("%s/%s/startup/%s" % (ROOT, component, key))
+    assert key_file.mode == 0o600
+    assert key_file.user == "root"
+    assert host.file("%s/%s/startup" % (ROOT, component)).mode == 0o700
+    assert host.file(ROOT).mode == 0o700
+
+
+def test_the_certificate_names_the_host(host, own):
+    component, _zip, _key = own
+    cert = "server.crt" if component == "server" else "client.crt"
+    text = host.file("%s/%s/startup/%s" % (ROOT, component, cert)).content_string
+    assert "BEGIN CERTIFICATE" in text
+
+
+def test_nothing_was_left_on_the_provisioner_outside_the_workspace():
+    # The controller/provisioner is this machine: the staging folder is gone, the workspace is private.
+    assert not [d for d in os.listdir("/tmp") if d.startswith("clarafl-kits-")]
+    assert os.stat("/var/lib/clarafl/molecule_prov/provisioning").st_mode & 0o777 == 0o700
