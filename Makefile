@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 
-.PHONY: demo test setup host venv venv-dev unit lint sanity molecule clean
+.PHONY: demo test setup host venv venv-dev unit engine integration lint sanity molecule clean
 
 demo: host venv
 	PATH="$(BIN):$$PATH" ansible-playbook site.yml -i inventories/local
@@ -30,7 +30,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-unit lint sanity molecule: venv-dev
+unit engine integration lint sanity molecule: venv-dev
 	PATH="$(BIN):$$PATH" tests/run-all.sh $@
 
 clean:

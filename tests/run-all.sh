@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test stage (or the ones named: unit integration lint sanity molecule) and ends
+# Runs every test stage (or the ones named: unit engine integration lint sanity molecule) and ends
 # with a one-screen summary. Exits non-zero when any stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration lint sanity molecule)
+[ ${#stages[@]} -gt 0 ] || stages=(unit engine integration lint sanity molecule)
 out=$repo/tests/output
 mkdir -p "$out"
 export ANSIBLE_CONFIG=$repo/ansible.cfg
@@ -25,6 +25,7 @@ run_stage() {
 for stage in "${stages[@]}"; do
   case $stage in
     unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider ;;
+    engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider ;;
     integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider ;;
     lint) run_stage lint ansible-lint --profile production --offline ;;
     sanity) run_stage sanity tests/sanity.sh ;;
@@ -33,7 +34,7 @@ for stage in "${stages[@]}"; do
         scenario=$(basename "$scenario")
         run_stage "molecule:$scenario" molecule test -s "$scenario"
       done ;;
-    *) echo "run-all: unknown stage $stage (unit integration lint sanity molecule)" >&2; exit 2 ;;
+    *) echo "run-all: unknown stage $stage (unit engine integration lint sanity molecule)" >&2; exit 2 ;;
   esac
 done
 

@@ -25,6 +25,57 @@ def fl_client_sites(hosts, hostvars):
     return sites
 
 
+def _fmt(value):
+    if isinstance(value, float):
+        return '%.4f' % value
+    return str(value)
+
+
+def fl_training_summary(summary):
+    """Readable lines for a training summary {run_number, mmar, num_rounds, rounds_done, sites, contributions, metrics}."""
+    if not isinstance(summary, dict):
+        raise AnsibleFilterError('fl_training_summary expects a dictionary, got %s' % type(summary).__name__)
+    contributions = summary.get('contributions') or {}
+    lines = [
+        'Run %s of %s: %s of %s round(s) done.' % (summary.get('run_number'), summary.get('mmar'),
+                                                   summary.get('rounds_done'), summary.get('num_rounds')),
+        'Contributions per site: %s' % ', '.join(
+            '%s=%s' % (site, contributions.get(site, 0)) for site in summary.get('sites') or []),
+    ]
+    metrics = summary.get('metrics') or []
+    if metrics:
+        keys = [k for k in ('accuracy', 'auc', 'loss') if any(k in m for m in metrics)]
+        lines.append('round  ' + '  '.join('%-8s' % k for k in keys))
+        for entry in metrics:
+            lines.append('%5s  ' % entry.get('round') + '  '.join('%-8s' % _fmt(entry.get(k, '')) for k in keys))
+    else:
+        lines.append('The MMAR reported no validation metric.')
+    return lines
+
+
+def fl_status_table(status):
+    """Readable lines for the status the admin console module returns."""
+    if not isinstance(status, dict):
+        raise AnsibleFilterError('fl_status_table expects a dictionary, got %s' % type(status).__name__)
+    lines = ['server: %s, run %s, round %s of %s' % (
+        status.get('server_status', '?'), status.get('run_number') if status.get('run_number') is not None else 'not set',
+        status.get('current_round', '-'), status.get('max_round', '-'))]
+    registered = dict((c.get('name'), c) for c in status.get('registered_clients') or [])
+    clients = status.get('clients') or {}
+    names = sorted(set(registered) | set(clients))
+    lines.append('%-20s %-12s %-26s %-14s %s' % ('SITE', 'REGISTERED', 'STATUS', 'LAST ROUND', 'CONTRIBUTIONS'))
+    for name in names:
+        reg = registered.get(name, {})
+        last = reg.get('last_accepted_round')
+        lines.append('%-20s %-12s %-26s %-14s %s' % (
+            name, 'yes' if name in registered else 'no', (clients.get(name) or {}).get('status', '-'),
+            '-' if last in (None, '') else last, reg.get('contribution_count', '-')))
+    if not names:
+        lines.append('no site is registered')
+    return lines
+
+
 class FilterModule(object):
     def filters(self):
-        return {'fl_client_sites': fl_client_sites}
+        return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
+                'fl_status_table': fl_status_table}

@@ -1,0 +1,489 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fl_admin_console
+short_description: Run Clara Train 4.0 FL admin console commands without a human
+version_added: 0.1.0
+description:
+  - Logs in to the FL server's admin port with an admin startup kit, runs admin commands in order on that one
+    login (C(set_run_number), C(upload_folder), C(deploy), C(start), C(abort), C(shutdown), C(check_status), ...),
+    logs out, and returns each command's reply, its text and a verdict.
+  - The engine's admin API (C(dlmed.hci.client.api.AdminAPI) of Clara Train 4.0, C(nvflare==1.0.x)) only loads on
+    CPython 3.8, so it runs inside the admin container (a container of the Clara image with the admin kit mounted,
+    kept running by the C(fl_admin) role). The module uses the Docker SDK for Python to execute a small driver
+    program there with C(python3); nothing is installed into the container.
+  - Any error reply fails the task, naming the command and quoting the reply; the commands after it are not sent.
+  - "Errors are recognised even when the engine does not prefix them with C(Error:), for example
+    C(Please set a FL run number.), C(MMAR folder 'x' does not exist.), C(Server training has not started.) after
+    C(start client), C(There's invalid clients: x) or C(run_number can not be changed during the FL training.)"
+  - C(check_status) does not fail when a site answers C(exception_occurred) or C(No replies); that becomes the
+    site's status.
+  - Before anything is sent, every command is checked - all at once, so a typo never leaves half a sequence
+    applied. A command the server does not know fails, and so does one that names a client site that is not
+    registered with the server (the engine itself would answer C(start client <unknown>) with success and an
+    empty reply in some states). With O(sites), a site name outside that list fails even before connecting.
+  - Commands that the interactive console asks to confirm (C(shutdown), C(restart), C(remove_client),
+    C(delete_run_number) ask C(Confirm with User Name:)) need no answer here - the confirmation prompt belongs to
+    the interactive console only; the admin API sends the command as it is. Each result reports the command's
+    confirmation mode as C(confirm).
+  - A connection failure (server down, wrong port or host, certificate of another provisioning run, wrong
+    user name) fails with one sentence naming C(host:port) and what to check.
+author:
+  - clarafl.federation maintainers (@clarafl)
+options:
+  container:
+    description:
+      - Name or ID of the running admin container (a container of the Clara Train image, with the admin kit
+        mounted at O(kit_dir) and the server's admin port reachable from it).
+    type: str
+    required: true
+  kit_dir:
+    description:
+      - Path of the extracted admin startup kit inside the container (the directory that holds C(startup/)).
+    type: str
+    default: /workspace/admin
+  username:
+    description:
+      - The admin's e-mail address, as provisioned (the login name the console asks for as C(User Name:)). It must
+        match the kit's certificate.
+    type: str
+    required: true
+  commands:
+    description:
+      - Admin commands to run in order on one login, exactly as typed at the console, for example
+        C(set_run_number 1), C(upload_folder my_mmar), C(deploy my_mmar server), C(deploy my_mmar client),
+        C(start server), C(start client site-1), C(check_status client), C(shutdown client).
+      - Console-only commands (C(bye), C(help), C(?)) are refused.
+      - In check mode only read-only commands run (C(check_status), C(sys_info), C(ls), C(cat), C(head), C(tail),
+        C(grep), C(pwd), C(env), C(info), C(taskname), C(show_*), C(eval_*)); the others are returned in
+        RV(skipped).
+    type: list
+    elements: str
+    default: []
+  status:
+    description:
+      - Also run C(check_status server) and C(check_status client) after the commands (also in check mode) and
+        return them parsed in RV(status).
+    type: bool
+    default: false
+  server_host:
+    description:
+      - Address of the FL server's admin port. By default the host the kit's C(startup/fl_admin.sh) names (Clara
+        Train 4.0 kits; C(startup/fed_admin.json) for NVFlare 2.x kits), which is the server's C(cn).
+    type: str
+  server_port:
+    description:
+      - The FL server's admin port (C(admin_port) in C(project.yml)). By default the port the kit names.
+    type: int
+  server_cn:
+    description:
+      - Name the server's certificate must carry. The admin API does not check host names itself, so the module
+        passes this name for it to compare. By default the host named in the kit (the provisioned C(cn)), which
+        keeps the check when O(server_host) is an IP address. An empty string turns the name check off (the
+        certificate is still verified against the kit's root CA).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for each command's reply. A command that exceeds it fails the task, naming the command; the
+        commands after it are not sent.
+      - The login waits at least 10 seconds, whatever this is.
+    type: float
+    default: 60
+  upload_dir:
+    description:
+      - Directory inside the container that C(upload_folder <name>) reads C(<name>) from, and where the
+        C(download_*) commands write. Created when missing.
+      - Defaults to O(kit_dir)C(/transfer), as the kit's C(fl_admin.sh) uses.
+    type: str
+  sites:
+    description:
+      - The client site names the caller expects. A command naming another site fails before anything is sent.
+      - When a site in this list is not registered with the server, the mutating commands that act on every client
+        (C(deploy <app> client), C(start client), C(abort client), C(shutdown client), C(restart client)) fail
+        before anything is sent, naming the missing sites; RV(missing_sites) lists them.
+      - Independently of this option, a command naming a site that is not registered with the server always fails
+        before anything is sent.
+    type: list
+    elements: str
+  docker_host:
+    description:
+      - Docker daemon to use, for example V(unix:///var/run/docker.sock) or V(tcp://host:2375). By default the
+        environment's C(DOCKER_HOST), else the local socket.
+    type: str
+  watch:
+    description:
+      - After the commands, follow the training for up to this many seconds, reading C(check_status server)
+        every O(watch_interval) seconds, and return as soon as the round or the server status changes.
+      - The engine resets the client table when a run ends; reading it often keeps each site's contributions.
+        The readings are returned in RV(history), the highest count per site in RV(contributions).
+      - V(0) does not watch.
+    type: float
+    default: 0
+  watch_interval:
+    description: Seconds between two readings of O(watch).
+    type: float
+    default: 1
+requirements:
+  - docker (the Docker SDK for Python) on the managed host
+  - A running admin container of the Clara Train 4.0 image (C(python3) with C(clara_hci)/C(dlmed) installed)
+notes:
+  - The driver runs as the container's default user; the kit's private key must be readable by it.
+  - C(start client) right after C(start server) is normally accepted. When the server has not entered training
+    (its app failed to load, or it is still stopping an aborted run), the engine answers
+    C(Server training has not started.) and the task fails; poll RV(status) for C(training started) first to avoid
+    that race.
+  - The engine answers C(start server) with C(Server training is starting....) even when the app then fails to
+    load; check RV(status) afterwards.
+  - C(shutdown client) ends a healthy site's FL process (the kit's supervisor loop then exits). A site whose
+    status is C(exception_occurred) answers with that, so the command fails, and its process keeps running.
+  - C(restart client) is answered with C(Server did not respond) by the engine although the site restarts;
+    the module reports that as a failure.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: partial
+    details:
+      - Only read-only commands (and O(status)) are sent; mutating commands are returned in RV(skipped) and make
+        the result C(changed).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: clarafl.federation.kit_extract
+  - module: clarafl.federation.provision_kits
+"""
+
+EXAMPLES = r"""
+- name: Start a training run
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    username: admin@nvidia.com
+    sites: [org1-a, org1-b, org2]
+    commands:
+      - set_run_number 1
+      - upload_folder clara_pt_spleen_ct_segmentation
+      - deploy clara_pt_spleen_ct_segmentation server
+      - deploy clara_pt_spleen_ct_segmentation client
+      - start server
+
+- name: Wait until the server trains, then start every client
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    username: admin@nvidia.com
+    status: true
+  register: fl
+  until: fl.status.server_status == 'training started'
+  retries: 30
+  delay: 2
+
+- name: Start the clients
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    username: admin@nvidia.com
+    sites: [org1-a, org1-b, org2]
+    commands: [start client]
+
+- name: Read the federation's status through an IP address, checking the certificate name
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    kit_dir: /workspace/admin
+    username: admin@nvidia.com
+    server_host: 10.147.17.5
+    server_cn: fl-server.example.org
+    status: true
+  register: fl
+
+- name: Stop everything (no confirmation prompt to answer)
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    username: admin@nvidia.com
+    commands:
+      - abort client
+      - abort server
+      - shutdown client
+      - shutdown server
+"""
+
+RETURN = r"""
+results:
+  description: One entry per command, in order (up to the one that failed).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    command:
+      description: The command as sent.
+      type: str
+      sample: deploy hello-numpy client
+    ok:
+      description: Whether the reply was a success; null for a command skipped in check mode.
+      type: bool
+      sample: true
+    changed:
+      description: Whether the command is mutating and succeeded (C(abort) with nothing running is not a change).
+      type: bool
+      sample: true
+    text:
+      description: The reply as the console would print it (strings, errors, tables).
+      type: str
+      sample: "instance:org1-b : MMAR deployed.\ninstance:org1-a : MMAR deployed."
+    reply:
+      description:
+        - "The raw reply structure of C(AdminAPI.do_command): C({time, status, data}) where C(data) is a list of
+          items C({type, data}) (C(type) V(string) or V(error)) or C({type: table, rows}); null when not sent."
+      type: dict
+      sample: {"time": "2026-11-27 18:40:13.510405", "status": "SUCCESS",
+               "data": [{"type": "string", "data": "instance:org1-b : MMAR deployed.\n"}]}
+    error:
+      description: The lines that made the reply an error.
+      type: str
+      returned: when the reply is an error
+      sample: MMAR folder 'nonexistent' does not exist.
+    instances:
+      description: "The per-site lines of the reply (C(instance:<site> : <message>))."
+      type: list
+      elements: dict
+      returned: when the reply has per-site lines
+      sample: [{"site": "org1-b", "message": "MMAR deployed."}]
+    confirm:
+      description:
+        - The command's confirmation mode in the server's registry (V(none), V(auth), V(yesno)); the interactive
+          console prompts for V(auth) and V(yesno), the module needs no answer.
+      type: str
+      returned: when known
+      sample: auth
+    skipped:
+      description: True when check mode skipped this mutating command.
+      type: bool
+      returned: in check mode, for skipped commands
+      sample: true
+    seconds:
+      description: How long the command took.
+      type: float
+      returned: when sent
+      sample: 0.64
+status:
+  description:
+    - The parsed C(check_status server) and C(check_status client) replies. Keys are absent when the engine did not
+      print them (the round counters only appear while training).
+    - C(run_number) is null when the server says C(FL run number has not been set.). C(server_status) is the
+      engine's words (C(training not started), C(training started), C(training stopped)); the same words appear
+      before a run is ever started and after it ends, so compare C(run_number) too.
+  returned: when O(status=true), the commands succeeded and none shut the server down
+  type: dict
+  contains:
+    run_number:
+      description: The FL run number, or null when not set.
+      type: int
+    server_status:
+      description: The server's training status.
+      type: str
+    start_round:
+      description: First round of the running training.
+      type: int
+    max_round:
+      description: Number of rounds of the running training.
+      type: int
+    current_round:
+      description: The current round.
+      type: int
+    min_num_clients:
+      description: Minimum number of clients of the running training.
+      type: int
+    max_num_clients:
+      description: Maximum number of clients of the running training.
+      type: int
+    registered_count:
+      description: The server's count of registered clients.
+      type: int
+    registered_clients:
+      description: Registered clients with C(name), C(token), C(last_accepted_round) (null before the first
+        accepted round) and C(contribution_count).
+      type: list
+      elements: dict
+    submitted_models:
+      description: Number of clients that submitted models for the current round.
+      type: int
+    clients:
+      description: C(check_status client) per site, C({token, status}); C(status) is the engine's words, or a
+        problem such as C(exception_occurred) / C(No replies).
+      type: dict
+  sample:
+    run_number: 1
+    server_status: training started
+    start_round: 0
+    max_round: 3
+    current_round: 0
+    min_num_clients: 1
+    max_num_clients: 100
+    registered_count: 2
+    registered_clients:
+      - {name: org1-a, token: 160b3b6a-699d-44ba-b092-b71ef9d0ddba, last_accepted_round: 0, contribution_count: 1}
+    submitted_models: 2
+    clients:
+      org1-a: {token: 160b3b6a-699d-44ba-b092-b71ef9d0ddba, status: training started}
+server_shutdown:
+  description:
+    - True when C(shutdown server) shut the server down (its admin port closes, so no status is read afterwards
+      and commands listed after it fail without being sent).
+  returned: when the server was shut down
+  type: bool
+  sample: true
+registered_sites:
+  description: The client sites registered with the server when the commands were checked.
+  returned: when the registered sites were read (site checks, O(sites) or O(status))
+  type: list
+  elements: str
+  sample: [org1-a, org1-b, org2]
+missing_sites:
+  description: Sites in O(sites) that are not registered with the server.
+  returned: when O(sites) is set and the registered sites were read
+  type: list
+  elements: str
+  sample: []
+skipped:
+  description: The mutating commands that check mode did not send.
+  returned: in check mode
+  type: list
+  elements: str
+  sample: [set_run_number 2]
+server:
+  description: The admin server address used and the certificate name checked.
+  returned: when the address was determined
+  type: dict
+  contains:
+    host:
+      description: Host name or address.
+      type: str
+    port:
+      description: Admin port.
+      type: int
+    server_cn:
+      description: Name the server certificate was checked against (null when not checked).
+      type: str
+  sample: {"host": "fl-server.example.org", "port": 8003, "server_cn": "fl-server.example.org"}
+history:
+  description: With O(watch), the parsed server status of each reading, with its C(time) (seconds since the epoch).
+  returned: when O(watch) is set
+  type: list
+  elements: dict
+contributions:
+  description: With O(watch), the highest contribution count seen for each site.
+  returned: when O(watch) is set
+  type: dict
+  sample: {"org1-a": 3, "org1-b": 3}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import (
+    DEFAULT_KIT_DIR,
+    HAS_DOCKER,
+    AdminConsoleError,
+    build_driver_args,
+    build_results,
+    classify_reply,
+    docker_client,
+    failure_message,
+    get_running_container,
+    http_timeout_for,
+    is_mutating,
+    parse_status,
+    resolve_endpoint,
+    summarize_watch,
+    run_console,
+    validate_commands,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", required=True),
+            kit_dir=dict(type="str", default=DEFAULT_KIT_DIR),
+            username=dict(type="str", required=True),
+            commands=dict(type="list", elements="str", default=[]),
+            status=dict(type="bool", default=False),
+            server_host=dict(type="str"),
+            server_port=dict(type="int"),
+            server_cn=dict(type="str"),
+            timeout=dict(type="float", default=60),
+            upload_dir=dict(type="str"),
+            sites=dict(type="list", elements="str"),
+            docker_host=dict(type="str"),
+            watch=dict(type="float", default=0),
+            watch_interval=dict(type="float", default=1),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker (the Docker SDK for Python)"))
+    p = module.params
+    if p["timeout"] <= 0:
+        module.fail_json(msg="timeout must be a positive number of seconds, got %s" % p["timeout"])
+    if p["server_port"] is not None and not 0 < p["server_port"] < 65536:
+        module.fail_json(msg="server_port must be a TCP port (1-65535), got %s" % p["server_port"])
+    if not p["username"].strip():
+        module.fail_json(msg="username must be the admin's e-mail address, got an empty string")
+
+    ret = dict(changed=False, results=[])
+    try:
+        commands = validate_commands(p["commands"], p["sites"])
+        run_mask = [not module.check_mode or not is_mutating(c) for c in commands]
+        skipped = [c for c, run in zip(commands, run_mask) if not run]
+        if module.check_mode:
+            ret["skipped"] = skipped
+        # the Docker API read timeout must outlast the whole driver run
+        client = docker_client(p["docker_host"],
+                               timeout=http_timeout_for(len(commands), p["timeout"])
+                               + ((p["watch"] + p["timeout"]) if p["watch"] else 0))
+        container = get_running_container(client, p["container"])
+        host, port, kit_host = resolve_endpoint(container, p["kit_dir"], p["server_host"], p["server_port"])
+        server_cn = kit_host if p["server_cn"] is None else (p["server_cn"] or None)
+        ret["server"] = dict(host=host, port=port, server_cn=server_cn)
+        driver_args = build_driver_args(
+            commands, p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
+            upload_dir=p["upload_dir"], timeout=p["timeout"], status=p["status"], expected_sites=p["sites"],
+            run_mask=run_mask, watch=p["watch"], watch_interval=p["watch_interval"])
+        result = run_console(container, driver_args)
+    except AdminConsoleError as exc:
+        module.fail_json(msg=str(exc), reason=exc.kind, **ret)
+
+    ret["results"] = build_results(result, commands)
+    if result.get("registered") is not None:
+        ret["registered_sites"] = result["registered"]
+        if p["sites"] is not None:
+            ret["missing_sites"] = [s for s in p["sites"] if s not in result["registered"]]
+    if not result.get("ok"):
+        msg = failure_message(result, commands, host, port, p["username"], p["container"], p["kit_dir"])
+        module.fail_json(msg=msg, reason=result.get("error_kind"), **ret)
+    if p["watch"]:
+        ret["history"], ret["contributions"] = summarize_watch(result.get("watch_replies"))
+    if result.get("server_shutdown"):
+        ret["server_shutdown"] = True
+    elif p["status"]:
+        replies = result.get("status_replies") or {}
+        for which in ("server", "client"):
+            verdict = classify_reply("check_status " + which, replies.get(which))
+            if not verdict["ok"]:
+                module.fail_json(msg="Reading the status with 'check_status %s' from the FL server at %s:%s failed: %s"
+                                     % (which, host, port, verdict["error"]), reason="status", **ret)
+        ret["status"] = parse_status(replies.get("server"), replies.get("client"))
+    ret["changed"] = any(r.get("changed") for r in ret["results"]) or (module.check_mode and bool(skipped))
+    module.exit_json(**ret)
+
+
+if __name__ == "__main__":
+    main()

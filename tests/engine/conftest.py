@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Engine tests: they need Docker and the Clara image, and stand up a real federation once per
+session (see federation.py). Every test here carries the `engine` marker (`-m engine`), and the
+stage runs on its own: `python -m pytest tests/engine`.
+
+Without Docker or the image the tests are skipped, unless CLARAFL_REQUIRE_ENGINE=1 (CI), which
+makes them fail instead. Each test's own module calls go through the real module code; the
+readiness wait uses the same driver through module_utils.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+for path in (os.path.join(REPO, ".collections"), os.path.join(REPO, "tests", "unit"), HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import federation as fedlib  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "engine: needs Docker, the Clara image and a real federation (tests/engine)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if str(item.fspath).startswith(HERE + os.sep):
+            item.add_marker(pytest.mark.engine)
+
+
+def _unavailable(reason):
+    if os.environ.get("CLARAFL_REQUIRE_ENGINE", "") == "1":
+        pytest.fail("CLARAFL_REQUIRE_ENGINE=1 but the engine tests cannot run: %s" % reason, pytrace=False)
+    pytest.skip("engine tests need Docker and the Clara image: %s" % reason)
+
+
+def query_status(fed):
+    """check_status server + client through the module's driver (module_utils), parsed."""
+    from ansible_collections.clarafl.federation.plugins.module_utils import admin_console as ac
+
+    container = fed.client.containers.get(fed.admin_container)
+    args = ac.build_driver_args([], fed.admin, "localhost", fed.admin_port, kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER,
+                                server_cn=fedlib.SERVER_CN, timeout=15, status=True)
+    result = ac.run_console(container, args)
+    if not result.get("ok"):
+        raise RuntimeError("status query failed: %r" % {k: result.get(k) for k in ("stage", "error_kind", "error")})
+    return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+
+
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory):
+    try:
+        import docker  # noqa: F401  pylint: disable=unused-import
+    except ImportError:
+        _unavailable("the Python package docker is not installed")
+    workdir = str(tmp_path_factory.mktemp("federation"))
+    try:
+        fed = fedlib.Federation(workdir)
+        fed.check_preconditions()
+    except fedlib.FederationError as exc:
+        _unavailable(str(exc))
+    # docker.from_env without a daemon
+    except Exception as exc:  # pylint: disable=broad-except
+        _unavailable("%s: %s" % (type(exc).__name__, exc))
+    started = time.time()
+    try:
+        fed.provision()
+        fed.write_app()
+        fed.start()
+        fed.ready_status = fed.wait_clients_reachable(lambda: query_status(fed))
+        fed.timings["setup_total"] = round(time.time() - started, 1)
+        sys.stderr.write("\nengine federation ready: %s\n" % fed.timings)
+        yield fed
+    except fedlib.FederationError as exc:
+        pytest.fail("standing up the federation failed: %s" % exc, pytrace=False)
+    finally:
+        out = os.path.join(REPO, "tests", "output")
+        try:
+            os.makedirs(out, exist_ok=True)
+            with open(os.path.join(out, "engine-federation.log"), "w") as fh:
+                fh.write("timings: %s\n" % fed.timings)
+                for part in ("server",) + fed.sites:
+                    fh.write(fed.logs(part, tail=200) + "\n")
+        except OSError:
+            pass
+        fed.remove_containers()

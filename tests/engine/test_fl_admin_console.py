@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fl_admin_console against a real Clara Train 4.0 federation (server + 2 clients + admin
+container, see federation.py). The tests run in file order and share the federation; the
+last ones shut it down.
+
+Modules run in-process as Ansible runs them (module_runner.run_module), through the
+`ansible` CLI, and through ansible-playbook (playbooks/train.yml, a full training run).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import federation as fedlib
+from module_runner import COLLECTIONS, ansible_cli, run_cli, run_module
+from ansible_collections.clarafl.federation.plugins.modules import fl_admin_console
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CAPTURE = os.path.join(REPO, "tests", "output", "engine-admin-replies.json")
+_captured = []
+
+
+def _args(federation, **extra):
+    args = {"container": federation.admin_container, "username": federation.admin}
+    args.update(extra)
+    return args
+
+
+def _run(federation, capsys, check_mode=False, **extra):
+    result, raw = run_module(fl_admin_console, _args(federation, **extra), capsys, check_mode=check_mode)
+    assert "Traceback" not in raw, raw
+    for entry in result.get("results") or []:
+        if entry.get("reply") is not None:
+            _captured.append({"command": entry["command"], "reply": entry["reply"], "text": entry["text"]})
+    return result
+
+
+def _cli_json(out):
+    """The result the `ansible` CLI prints after "localhost | SUCCESS => " / "FAILED! => "."""
+    return json.loads(out[out.index("=> {") + 3:])
+
+
+def teardown_module(module):
+    """Keep the raw replies seen (tests/output, not tracked) to refresh the unit fixtures."""
+    try:
+        os.makedirs(os.path.dirname(CAPTURE), exist_ok=True)
+        with open(CAPTURE, "w") as fh:
+            json.dump(_captured, fh, indent=1, sort_keys=True)
+    except OSError:
+        pass
+
+
+def test_status_through_the_ansible_cli(federation, tmp_path):
+    if ansible_cli() is None:
+        pytest.skip("the ansible CLI is not installed beside this Python")
+    rc, out = run_cli("fl_admin_console", _args(federation, status=True), tmp_path)
+    assert rc == 0, out
+    assert "Traceback" not in out
+    result = _cli_json(out)
+    status = result["status"]
+    assert result["changed"] is False and result["server"] == {"host": "localhost", "port": federation.admin_port,
+                                                               "server_cn": "localhost"}
+    assert status["run_number"] is None and status["server_status"] == "training not started"
+    assert status["registered_count"] == 2
+    assert sorted(c["name"] for c in status["registered_clients"]) == sorted(federation.sites)
+    assert all(c["last_accepted_round"] is None and c["contribution_count"] == 0 for c in status["registered_clients"])
+    for site in federation.sites:
+        assert status["clients"][site]["status"] == "training not started"
+        assert status["clients"][site]["token"] == [c["token"] for c in status["registered_clients"]
+                                                    if c["name"] == site][0]
+    assert sorted(result["registered_sites"]) == sorted(federation.sites)
+
+
+def test_error_reply_fails_with_the_reply_text(federation, capsys):
+    result = _run(federation, capsys, commands=["deploy nonexistent server"])
+    assert result["failed"] and result["reason"] == "reply"
+    assert result["msg"] == "Admin command 'deploy nonexistent server' failed: Please set a FL run number."
+
+    result = _run(federation, capsys, commands=["set_run_number 1", "deploy nonexistent server", "start server"])
+    assert result["failed"]
+    assert result["msg"] == ("Admin command 'deploy nonexistent server' failed: MMAR folder 'nonexistent' does not "
+                             "exist.\n(ran before it: set_run_number 1)\n(not sent: start server)")
+    assert [r["ok"] for r in result["results"]] == [True, False]
+    assert result["results"][0]["text"] == "Create a new run folder: run_1"
+
+
+def test_unknown_command_is_refused_before_anything_is_sent(federation, capsys):
+    result = _run(federation, capsys, commands=["set_run_number 5", "bogus_command"])
+    assert result["failed"] and result["reason"] == "unknown_command"
+    assert "does not know the admin command 'bogus_command'; nothing was sent" in result["msg"]
+    status = _run(federation, capsys, status=True)["status"]
+    assert status["run_number"] == 1
+
+
+def test_unknown_site_is_refused_before_anything_is_sent(federation, capsys):
+    result = _run(federation, capsys, commands=["set_run_number 9", "start client nosuch"])
+    assert result["failed"] and result["reason"] == "unregistered_site"
+    assert result["msg"] == ("Admin command 'start client nosuch' names site 'nosuch', which is not registered with "
+                             "the FL server at localhost:%d (registered: %s); nothing was sent."
+                             % (federation.admin_port, ", ".join(result["registered_sites"])))
+    assert result["results"] == []
+    # with `sites`, a name outside the list is refused before connecting at all
+    result = _run(federation, capsys, sites=list(federation.sites), commands=["check_status client site-c"])
+    assert result["failed"] and result["reason"] == "unknown_site" and "'site-c'" in result["msg"]
+    # the set_run_number before the bad command was not sent
+    assert _run(federation, capsys, status=True)["status"]["run_number"] == 1
+
+
+def test_set_run_number(federation, capsys):
+    result = _run(federation, capsys, commands=["set_run_number 2"], status=True)
+    assert not result.get("failed") and result["changed"] is True
+    assert result["results"][0]["text"] == "Create a new run folder: run_2"
+    assert result["results"][0]["confirm"] == "none"
+    assert result["status"]["run_number"] == 2 and result["status"]["server_status"] == "training not started"
+    again = _run(federation, capsys, commands=["set_run_number 2"])
+    assert again["results"][0]["text"] == "run number already exist. Set the FL run number to 2."
+    assert again["results"][0]["ok"] is True
+
+
+def test_check_mode_sends_only_read_only_commands(federation, capsys):
+    result = _run(federation, capsys, check_mode=True, status=True,
+                  commands=["set_run_number 3", "ls server", "check_status client"])
+    assert not result.get("failed") and result["changed"] is True and result["skipped"] == ["set_run_number 3"]
+    assert result["results"][0]["skipped"] is True and result["results"][1]["ok"] is True
+    assert "startup" in result["results"][1]["text"].split()
+    assert result["status"]["run_number"] == 2
+
+
+def test_timeout_names_the_command(federation, capsys):
+    result = _run(federation, capsys, timeout=0.02, commands=["check_status client", "set_run_number 4"])
+    assert result["failed"] and result["reason"] == "timeout"
+    assert result["msg"] == ("Admin command 'check_status client' got no reply from the FL server at localhost:%d "
+                             "within 0.02 seconds (timeout); the commands after it were not sent."
+                             % federation.admin_port)
+    assert _run(federation, capsys, status=True)["status"]["run_number"] == 2
+
+
+def test_wrong_port_is_one_sentence(federation, tmp_path):
+    wrong = federation.admin_port + 96
+    if ansible_cli() is None:
+        pytest.skip("the ansible CLI is not installed beside this Python")
+    rc, out = run_cli("fl_admin_console", _args(federation, server_port=wrong, status=True), tmp_path)
+    assert rc != 0 and "Traceback" not in out
+    result = _cli_json(out)
+    assert result["msg"] == ("Cannot connect to the FL admin server at localhost:%d from container '%s' (connection "
+                             "refused): check that the FL server is running and that %d is its admin_port."
+                             % (wrong, federation.admin_container, wrong))
+
+
+def test_fed_learn_port_is_explained(federation, capsys):
+    result = _run(federation, capsys, server_port=federation.fl_port, commands=["check_status server"])
+    assert result["failed"] and result["reason"] == "login"
+    assert ("localhost:%d" % federation.fl_port) in result["msg"] and "fed_learn_port" in result["msg"]
+    assert result["msg"].count("\n") == 0
+
+
+def test_wrong_user_and_wrong_certificate_name(federation, capsys):
+    result = _run(federation, capsys, username="nobody@test.local", commands=["check_status server"])
+    assert result["failed"] and "rejected the login as 'nobody@test.local'" in result["msg"]
+    assert "issued to '%s'" % federation.admin in result["msg"]
+    result = _run(federation, capsys, server_cn="fl.example.org", commands=["check_status server"])
+    assert result["failed"]
+    assert result["msg"].startswith("The server at localhost:%d presents a certificate for 'localhost', not "
+                                    "'fl.example.org'" % federation.admin_port)
+
+
+def test_training_run_through_a_playbook(federation, tmp_path):
+    """stage, start the server, wait, start the clients, wait for the end - as the role does."""
+    playbook = os.path.join(HERE, "playbooks", "train.yml")
+    cli = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(cli):
+        pytest.skip("ansible-playbook is not installed beside this Python")
+    result_file = tmp_path / "result.json"
+    variables = {"admin_container": federation.admin_container, "admin_user": federation.admin,
+                 "fl_sites": list(federation.sites), "run_number": 7, "app": fedlib.APP,
+                 "result_file": str(result_file), "ansible_python_interpreter": sys.executable}
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    (tmp_path / "ansible.cfg").write_text(u"[defaults]\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0")
+    proc = subprocess.run([cli, "-i", "localhost,", playbook, "-e", "@" + str(tmp_path / "vars.json")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path), timeout=240,
+                          check=False)
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0, out + "\n" + federation.logs("server")
+    assert "Traceback" not in out
+    res = json.loads(result_file.read_text())
+    staged = res["staged"]["results"]
+    assert [r["text"] for r in staged[:3]] == [
+        "Create a new run folder: run_7",
+        "Created folder /workspace/server/startup/../transfer/%s" % fedlib.APP,
+        "mmar_server has been deployed."]
+    assert sorted(i["site"] for i in staged[3]["instances"]) == sorted(federation.sites)
+    assert all(i["message"] == "MMAR deployed." for i in staged[3]["instances"])
+    assert staged[4]["text"] == "Server training is starting...."
+    # the server trains, the clients are not started yet: the round counters appear
+    st = res["fl"]["status"]
+    assert st["server_status"] == "training started" and st["run_number"] == 7
+    assert (st["start_round"], st["max_round"], st["min_num_clients"], st["max_num_clients"]) == (0, 2, 2, 100)
+    assert st["current_round"] == 0 and st["submitted_models"] == 0
+    started = res["started"]["results"][0]
+    assert sorted(i["site"] for i in started["instances"]) == sorted(federation.sites)
+    assert all(i["message"] == "Start the client..." for i in started["instances"])
+    assert res["finished"]["status"]["server_status"] == "training stopped"
+    assert res["finished"]["status"]["run_number"] == 7
+    # the clients really trained: the server aggregated both sites' updates in both rounds
+    with open(os.path.join(federation.kits, "server", "log.txt")) as fh:
+        log = fh.read()
+    for rnd in (0, 1):
+        assert "aggregating %d updates at round %d" % (len(federation.sites), rnd) in log, log[-3000:]
+    _captured.extend({"command": r["command"], "reply": r["reply"], "text": r["text"]} for r in staged)
+
+
+def test_shutdown_one_client_needs_no_confirmation(federation, capsys):
+    site = federation.sites[1]
+    result = _run(federation, capsys, commands=["shutdown client %s" % site], status=True)
+    assert not result.get("failed"), result["msg"] if result.get("failed") else ""
+    entry = result["results"][0]
+    assert entry["confirm"] == "auth"  # the interactive console would ask "Confirm with User Name:"
+    assert entry["ok"] is True and entry["changed"] is True
+    assert entry["instances"] == [{"site": "", "message": "Shutdown the client..."}]
+    assert site not in [c["name"] for c in result["status"]["registered_clients"]]
+    assert result["status"]["registered_count"] == 1
+
+
+def test_shutdown_everything(federation, capsys):
+    result = _run(federation, capsys, commands=["shutdown client", "shutdown server"], status=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["server_shutdown"] is True and "status" not in result
+    assert result["results"][1]["text"] == "FL training has been shutdown.\nBye-bye"
+    # the kits' supervisor loops (sub_start.sh) see shutdown.fl and stop, so the client containers exit;
+    # that takes about 25 s (a 10 s poll, then stop_fl sleeps 15 s before its kill). The server's loop is
+    # the same; its closed admin port is checked instead of waiting once more.
+    states = federation.wait_exited(list(federation.sites))
+    assert all(s in ("exited", None) for s in states.values()), states
+    assert not fedlib.port_open(federation.admin_port)
+    # the server is gone: one sentence, no traceback
+    result = _run(federation, capsys, status=True)
+    assert result["failed"] and result["reason"] == "login"
+    assert result["msg"] == ("Cannot connect to the FL admin server at localhost:%d from container '%s' (connection "
+                             "refused): check that the FL server is running and that %d is its admin_port."
+                             % (federation.admin_port, federation.admin_container, federation.admin_port))
