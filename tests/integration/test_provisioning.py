@@ -112,12 +112,18 @@ def test_kits_land_on_their_hosts_and_a_rerun_changes_nothing(tmp_path, project)
 
 
 def test_a_new_site_reprovisions_with_a_warning_and_force_does_too(tmp_path, project):
-    inventory = write_inventory(tmp_path, project)
+    inventory = write_inventory(tmp_path, project, extra={"provisioning_controller_kits_dir": str(tmp_path / "keep")})
     assert run_playbook(SITE, inventory=inventory, args=TAGS).rc == 0
     ca = root_ca(tmp_path, "server")
+    # kept on the controller only because it was asked, owner-only
+    kept = sorted(os.listdir(str(tmp_path / "keep")))
+    assert kept == sorted(["server.zip", "org1-a.zip", "org1-b.zip", "org2.zip", "admin@clarafl.local.zip"])
+    assert stat.S_IMODE(os.stat(str(tmp_path / "keep")).st_mode) == 0o700
+    assert all(stat.S_IMODE(os.stat(str(tmp_path / "keep" / k)).st_mode) == 0o600 for k in kept)
 
     four_sites = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2"), ("org3", "org2")]
-    inventory = write_inventory(tmp_path, project, clients=four_sites)
+    inventory = write_inventory(tmp_path, project, clients=four_sites,
+                                extra={"provisioning_controller_kits_dir": str(tmp_path / "keep")})
     grown = run_playbook(SITE, inventory=inventory, args=TAGS)
     assert grown.rc == 0, grown.output[-4000:]
     assert "WARNING: provisioning again because the project changed since run" in grown.output
