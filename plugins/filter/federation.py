@@ -42,6 +42,8 @@ def fl_training_summary(summary):
         'Contributions per site: %s' % ', '.join(
             '%s=%s' % (site, contributions.get(site, 0)) for site in summary.get('sites') or []),
     ]
+    if summary.get('healed'):
+        lines.append('Restarted because they stopped making progress: %s' % ', '.join(summary['healed']))
     metrics = summary.get('metrics') or []
     if metrics:
         keys = [k for k in ('accuracy', 'auc', 'loss') if any(k in m for m in metrics)]

@@ -32,6 +32,7 @@ def fed(tmp_path_factory):
         "clara_image_source": "build",
         "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
         "zerotier_enabled": False,
+        "docker_manage_engine": False,
         "fl_server_org": "clarafl",
         "fl_server_cn": "localhost",
         "fl_admins": [{"email": "admin@clarafl.test", "org": "clarafl", "roles": ["super"]}],
@@ -102,36 +103,64 @@ def test_a_second_run_changes_nothing_and_leaves_the_run_alone(fed):
     assert len(project_containers(fed, running_only=True)) == 5
 
 
-def test_a_killed_site_comes_back_and_contributes_again(fed):
-    rounds = 8
+def train_again_in_background(fed, name, rounds, **extra):
+    """Starts the run again with ROUNDS rounds; returns (process, log path) once it aggregated a round."""
+    extra.update({"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", fed["inventory"],
-           "--tags", "fl_admin", "-e", json.dumps({"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True,
-                                                  "fl_admin_wait_timeout": 600})]
+           "--tags", "fl_admin", "-e", json.dumps(extra)]
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    log = open(str(fed["tmp"] / "restart.log"), "w")
-    training = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    log_path = str(fed["tmp"] / ("%s.log" % name))
+    with open(log_path, "w") as log:
+        training = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    metrics = fed["tmp"] / "kits" / "server" / "run_1" / "metrics.jsonl"
+    sessions_before = fed.setdefault("sessions", 1)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        lines = metrics.read_text().splitlines() if metrics.exists() else []
+        if sum(1 for line in lines if '"session": %d' % (sessions_before + 1) in line) >= 2:
+            fed["sessions"] = sessions_before + 1
+            return training, log_path
+        time.sleep(1)
+    training.kill()
+    pytest.fail("the restarted run did not aggregate a round within 180 s")
+    return None, None
+
+
+def finish(training, log_path):
     try:
-        metrics = fed["tmp"] / "kits" / "server" / "run_1" / "metrics.jsonl"
-        deadline = time.time() + 180
-        # wait until the restarted run has aggregated a round, then kill one site
-        while time.time() < deadline:
-            if metrics.exists() and sum(1 for l in metrics.read_text().splitlines() if '"session": 2' in l) >= 2:
-                break
-            time.sleep(1)
-        else:
-            pytest.fail("the restarted run did not aggregate a round within 180 s")
-        docker("kill", "clarafl-%s-org1-a" % fed["project"])
-        back = run_playbook(SITE, inventory=fed["inventory"], args=["--tags", "fl_client"])
-        assert back.rc == 0, back.output[-5000:]
-        assert training.wait(timeout=600) == 0, open(str(fed["tmp"] / "restart.log")).read()[-5000:]
+        assert training.wait(timeout=600) == 0, open(log_path).read()[-5000:]
     finally:
         if training.poll() is None:
             training.kill()
-        log.close()
+
+
+def test_a_killed_site_comes_back_and_contributes_again(fed):
+    rounds = 8
+    training, log_path = train_again_in_background(fed, "killed", rounds)
+    try:
+        docker("kill", "clarafl-%s-org1-a" % fed["project"])
+        back = run_playbook(SITE, inventory=fed["inventory"], args=["--tags", "fl_client"])
+        assert back.rc == 0, back.output[-5000:]
+    finally:
+        finish(training, log_path)
     result = summary(fed)
     # min_num_clients is every site: the last rounds could only finish with org1-a back in them
     assert result["rounds_done"] == rounds
     assert result["contributions"]["org1-a"] >= 1
+
+
+def test_a_hanging_site_is_found_and_restarted(fed):
+    # A paused container stands in for the engine's hung client start: the site is there but does nothing.
+    rounds = 6
+    training, log_path = train_again_in_background(fed, "hang", rounds, fl_admin_stall_timeout=20)
+    try:
+        docker("pause", "clarafl-%s-org2" % fed["project"])
+    finally:
+        finish(training, log_path)
+    result = summary(fed)
+    assert result["healed"] == ["org2"]
+    assert result["rounds_done"] == rounds
+    assert "Restarted and brought back org2" in open(log_path).read()
 
 
 def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
