@@ -31,6 +31,8 @@ def write_inventory(tmp_path, project, clients=None, extra=None):
         "provisioning_server_cn": "localhost",
         "provisioning_workspace": str(tmp_path / "workspace"),
         "provisioning_kit_root": str(tmp_path / "kits"),
+        "zerotier_enabled": False,
+        "docker_manage_engine": False,
     }
     group_vars.update(extra or {})
     inventory = {"all": {
