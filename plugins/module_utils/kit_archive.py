@@ -40,6 +40,7 @@ __metaclass__ = type
 import errno
 import grp
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -456,8 +457,12 @@ def check_kit_password(src, password):
 
 
 def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE,
-                owner=None, group=None, check_mode=False):
+                owner=None, group=None, check_mode=False, record=None):
     """Make dest hold exactly the archive's managed entries, with the mode policy applied.
+
+    With ``record`` (a file path), what was extracted is remembered there (0600): a later call
+    with the same archive bytes, password and modes compares ``dest`` with the record and does
+    not decrypt the archive again unless something differs.
 
     :returns: dict with changed, created, added, changed_files, removed, encryption,
         members and diff ({'before', 'after', 'before_header', 'after_header'}).
@@ -482,18 +487,103 @@ def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=D
     if dest_st is not None and not stat.S_ISDIR(os.stat(dest).st_mode):
         raise KitArchiveError("dest %s exists and is not a directory" % dest, "bad_argument")
 
+    key = None
+    if record:
+        try:
+            key = _record_key(src, password, root_mode, priv_mode, uid, gid)
+        except (OSError, IOError):
+            key = None  # the archive cannot be read: the full path below says why
+        cached = _read_record(record, key) if key else None
+        if cached is not None:
+            result = _plan(src, dest, dest_st is not None, cached["desired"], root_mode, uid, gid)
+            result.pop("_changed_tops")
+            if not result["changed"]:
+                result["encryption"] = cached["encryption"]
+                return result
+
     archive = _Archive(src, dest, password)
     try:
         archive.check_password()
         desired = _desired_state(archive, priv_mode, uid, gid)
-        return _plan_and_apply(archive, src, dest, dest_st is not None, desired, root_mode, uid, gid, check_mode)
+        result = _plan_and_apply(archive, src, dest, dest_st is not None, desired, root_mode, uid, gid, check_mode)
+        if key and not check_mode:
+            _write_record(record, key, archive.encryption, desired)
+        return result
     except (OSError, IOError) as exc:
         raise KitArchiveError("cannot update %s from %s: %s" % (dest, src, exc), "io")
     finally:
         archive.close()
 
 
+# ----------------------------------------------------------------------------- extraction record
+
+_RECORD_VERSION = 1
+_RECORD_FIELDS = ("type", "sha256", "size", "private", "mode", "uid", "gid")
+
+
+def _record_key(src, password, root_mode, private_mode, uid, gid):
+    """What a record is valid for: the archive's bytes, the password and the mode policy.
+
+    The password enters only through a hash salted with the archive's digest.
+    """
+    archive_sha = _sha256_file(src)
+    secret = hashlib.sha256(archive_sha.encode("ascii") + b"\0" + _to_bytes(password)).hexdigest()
+    return {"version": _RECORD_VERSION, "archive": archive_sha, "password": secret, "mode": root_mode,
+            "private_mode": private_mode, "uid": uid, "gid": gid}
+
+
+def _to_bytes(value):
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    return value.encode("utf-8")
+
+
+def _read_record(path, key):
+    """The recorded desired state when the record matches key, else None (never raises)."""
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        desired = {}
+        for rel, e in data["desired"].items():
+            if not isinstance(e, dict) or e.get("type") not in ("dir", "file"):
+                return None
+            desired[rel] = dict((k, e.get(k)) for k in _RECORD_FIELDS)
+        return {"desired": desired, "encryption": data.get("encryption")}
+    except (OSError, IOError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_record(path, key, encryption, desired):
+    data = {"key": key, "encryption": encryption,
+            "desired": dict((rel, dict((k, e.get(k)) for k in _RECORD_FIELDS)) for rel, e in desired.items())}
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".kit-record-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, sort_keys=True)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _plan_and_apply(archive, src, dest, dest_exists, desired, root_mode, uid, gid, check_mode):
+    result = _plan(src, dest, dest_exists, desired, root_mode, uid, gid)
+    result["encryption"] = archive.encryption
+    changed_tops = result.pop("_changed_tops")
+    if result["changed"] and not check_mode:
+        _apply(archive, dest, dest_exists, desired, root_mode, uid, gid, changed_tops)
+    return result
+
+
+def _plan(src, dest, dest_exists, desired, root_mode, uid, gid):
+    """Compare dest with the desired state (no writes); the result as extract_kit returns it."""
     owner_shown = uid is not None or gid is not None
     top_names = sorted(set(rel.split("/")[0] for rel in desired))
     existing = _existing_tree(dest, top_names) if dest_exists else {}
@@ -556,7 +646,7 @@ def _plan_and_apply(archive, src, dest, dest_exists, desired, root_mode, uid, gi
         "added": added,
         "changed_files": changed,
         "removed": removed,
-        "encryption": archive.encryption,
+        "encryption": None,
         "members": sum(1 for e in desired.values() if e["type"] == "file"),
         "diff": {
             "before_header": dest,
@@ -564,9 +654,8 @@ def _plan_and_apply(archive, src, dest, dest_exists, desired, root_mode, uid, gi
             "before": "\n".join(before_lines) + "\n" if before_lines else "",
             "after": "\n".join(after_lines) + "\n",
         },
+        "_changed_tops": changed_tops,
     }
-    if is_changed and not check_mode:
-        _apply(archive, dest, dest_exists, desired, root_mode, uid, gid, changed_tops)
     return result
 
 

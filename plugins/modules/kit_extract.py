@@ -69,6 +69,15 @@ options:
       - Mode of private-key files; their directory gets this mode plus an execute bit for each read bit.
     type: raw
     default: '0600'
+  record:
+    description:
+      - A file where the module records what it extracted (digests, sizes and modes, never file contents; written
+        V(0600)). A later run with the same archive bytes, password and modes compares O(dest) with the record
+        instead of decrypting the archive again, which makes reruns cheap; anything that differs falls back to
+        the full check.
+      - Unset, every run reads and decrypts the whole archive.
+    type: path
+    version_added: 0.1.0
 notes:
   - "The password is C(no_log) and never appears in messages. When the password comes from a loop over
     M(clarafl.federation.provision_kits) results, put C(no_log: true) on the task as well, because the loop item
@@ -101,6 +110,8 @@ EXAMPLES = r"""
     password: "{{ server_kit_password }}"
     owner: clarafl
     group: clarafl
+    # Reruns compare against this record instead of decrypting the kit again.
+    record: /opt/clarafl/kits/server.zip.extracted
   become: true
 
 - name: Extract each admin's kit with a group-readable private key
@@ -176,6 +187,7 @@ def main():
             group=dict(type="str"),
             mode=dict(type="raw", default="0755"),
             private_mode=dict(type="raw", default="0600"),
+            record=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -183,7 +195,7 @@ def main():
     try:
         result = extract_kit(p["src"], p["dest"], password=p["password"], mode=p["mode"],
                              private_mode=p["private_mode"], owner=p["owner"], group=p["group"],
-                             check_mode=module.check_mode)
+                             check_mode=module.check_mode, record=p["record"])
     except KitArchiveError as exc:
         module.fail_json(msg="Cannot extract kit %s into %s: %s" % (p["src"], p["dest"], to_native(exc)),
                          reason=exc.reason)

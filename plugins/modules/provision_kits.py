@@ -180,6 +180,12 @@ kits:
       description: Full path of the zip file in O(packages_dir); only when O(packages_dir) is given.
       type: str
       sample: /srv/clarafl/provision/packages/org1-a.zip
+    sha256:
+      description:
+        - SHA-256 digest of the zip file, so a copy elsewhere can be recognised without reading it again; only when
+          O(packages_dir) is given.
+      type: str
+      sample: 5f3c0e1b7a9d2c4e6f8a0b1c3d5e7f9a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e
   sample:
     - {name: server, zip: server.zip, password: 64CWMI3Zb00JRcPn, email: null, kind: server}
     - {name: admin@nvidia.com, zip: admin@nvidia.com.zip, password: n0ldaxCZYoj8Orpv, email: admin@nvidia.com,
@@ -208,6 +214,7 @@ verified:
   sample: true
 """
 
+import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -251,6 +258,14 @@ def _zip_names(module):
     return None
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -284,6 +299,12 @@ def main():
     if zip_names is not None:
         for kit in kits:
             kit["path"] = os.path.join(p["packages_dir"], kit["zip"])
+            try:
+                kit["sha256"] = _sha256(kit["path"])
+            except (IOError, OSError) as exc:
+                module.no_log_values.update(k["password"] for k in kits if k["password"])
+                module.fail_json(msg="Cannot read kit %s: %s. The packages directory does not hold what the "
+                                     "provisioning output lists." % (kit["path"], to_native(exc)))
         if p["verify_passwords"] and result["encrypted"]:
             for kit in kits:
                 try:

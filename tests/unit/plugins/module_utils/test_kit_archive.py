@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -158,6 +159,77 @@ def test_second_extract_is_unchanged(tmp_path, kit_zip):
     assert result["changed"] is False
     assert result["added"] == result["changed_files"] == result["removed"] == []
     assert snapshot(dest) == before
+
+
+# ----------------------------------------------------------------------------- extraction record
+
+
+@needs_zip
+def test_record_makes_a_rerun_skip_decryption(tmp_path, kit_zip, monkeypatch):
+    dest = str(tmp_path / "server")
+    record = str(tmp_path / "server.zip.extracted")
+    assert extract_kit(kit_zip, dest, PASSWORD, record=record)["changed"]
+    assert mode_of(record) == 0o600
+    with open(record) as fh:
+        text = fh.read()
+    assert PASSWORD not in text and "PRIVATE KEY" not in text
+
+    def no_decrypt(*args, **kwargs):
+        raise AssertionError("the archive was opened although the record matches")
+    monkeypatch.setattr(kit_archive, "_Archive", no_decrypt)
+    result = extract_kit(kit_zip, dest, PASSWORD, record=record)
+    assert result["changed"] is False and result["encryption"] == "zipcrypto"
+    assert result["members"] == len(KIT)
+
+
+@needs_zip
+@pytest.mark.parametrize("drift", ["content", "mode", "removed", "extra"])
+def test_record_still_sees_drift(tmp_path, kit_zip, drift):
+    dest = str(tmp_path / "server")
+    record = str(tmp_path / "rec")
+    extract_kit(kit_zip, dest, PASSWORD, record=record)
+    path = os.path.join(dest, "startup/readme.txt")
+    if drift == "content":
+        with open(path, "r+b") as fh:
+            fh.write(b"X")
+    elif drift == "mode":
+        os.chmod(os.path.join(dest, "startup/server.key"), 0o644)
+    elif drift == "removed":
+        os.unlink(path)
+    else:
+        with open(os.path.join(dest, "startup/extra.txt"), "w") as fh:
+            fh.write("x")
+    result = extract_kit(kit_zip, dest, PASSWORD, record=record)
+    assert result["changed"] is True
+    assert extract_kit(kit_zip, dest, PASSWORD, record=record)["changed"] is False
+    with open(os.path.join(dest, "startup/readme.txt"), "rb") as fh:
+        assert fh.read() == KIT["startup/readme.txt"]
+    assert mode_of(os.path.join(dest, "startup/server.key")) == 0o600
+
+
+@needs_zip
+def test_record_does_not_vouch_for_another_archive_or_password(tmp_path, kit_zip):
+    dest = str(tmp_path / "server")
+    record = str(tmp_path / "rec")
+    extract_kit(kit_zip, dest, PASSWORD, record=record)
+    with pytest.raises(KitArchiveError) as exc:
+        extract_kit(kit_zip, dest, "wrong-" + PASSWORD, record=record)
+    assert exc.value.reason == "wrong_password"
+    v2 = dict(KIT)
+    v2["startup/readme.txt"] = b"other\n"
+    result = extract_kit(make_cli_zip(tmp_path, v2, name="v2.zip"), dest, PASSWORD, record=record)
+    assert result["changed_files"] == ["startup/readme.txt"]
+
+
+@needs_zip
+def test_garbled_record_is_ignored(tmp_path, kit_zip):
+    dest = str(tmp_path / "server")
+    record = tmp_path / "rec"
+    extract_kit(kit_zip, dest, PASSWORD, record=str(record))
+    record.write_text(u"{not json")
+    assert extract_kit(kit_zip, dest, PASSWORD, record=str(record))["changed"] is False
+    assert record.read_text().startswith(u"{")
+    assert json.loads(record.read_text())["key"]["version"] == 1
 
 
 @needs_zip

@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 import io
+import hashlib
 import os
 import re
 import shutil
@@ -125,6 +126,8 @@ def test_real_run_with_packages_dir(two_runs, capsys):
     assert dict((k["zip"], k["password"]) for k in result["kits"]) == run["truth"]
     for k in result["kits"]:
         assert k["path"] == os.path.join(run["packages"], k["zip"])
+        with open(k["path"], "rb") as fh:
+            assert k["sha256"] == hashlib.sha256(fh.read()).hexdigest()
         with zipfile.ZipFile(k["path"]) as zf:
             zf.read("startup/rootCA.pem", pwd=k["password"].encode())
     assert [k["kind"] for k in result["kits"]] == ["server", "client", "client", "admin"]
