@@ -42,6 +42,8 @@ def fl_training_summary(summary):
         'Contributions per site: %s' % ', '.join(
             '%s=%s' % (site, contributions.get(site, 0)) for site in summary.get('sites') or []),
     ]
+    if summary.get('server_recovered'):
+        lines.append('The server lost the run (it was restarted during the training): trained again from round 0.')
     if summary.get('healed'):
         lines.append('Restarted because they stopped making progress: %s' % ', '.join(summary['healed']))
     metrics = summary.get('metrics') or []

@@ -1,11 +1,16 @@
 """The whole local federation against the real engine in Docker: site.yml trains the demo MMAR to
-its last round, a rerun changes nothing, a killed site comes back and contributes, GPUs asked for
-but absent stop the run before any container, and stop + teardown leave only the provisioning
-workspace. One federation (its own project name and ports) serves the tests in order."""
+its last round, no key copy reaches the host, a rerun changes nothing, a killed site comes back and
+contributes, a hanging site is restarted, a killed server and site are brought back by site.yml and
+the lost run trained again, GPUs asked for but absent stop the run before any container, and stop +
+teardown leave no engine process and only the provisioning workspace. One federation (its own
+project name and ports) serves the tests in order."""
+import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 
@@ -95,6 +100,41 @@ def test_site_trains_the_demo_to_the_last_round(fed):
     assert "Contributions per site: org1-a=" in run.output
 
 
+def fl_containers(fed):
+    return ["clarafl-%s-%s" % (fed["project"], name) for name in ["server"] + [site[0] for site in SITES]]
+
+
+def readable_private_keys(top):
+    """Files under top that hold a private key and that others than the owner may read."""
+    found = []
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, "rb") as fh:
+                    holds_key = b"PRIVATE KEY" in fh.read() or name.endswith(".key")
+            except OSError:
+                continue
+            if holds_key and os.stat(path).st_mode & 0o077:
+                found.append(path)
+    return found
+
+
+def test_no_private_key_copy_reaches_the_host(fed):
+    # The engine copies each kit, key included, to /tmp/fl/<site> (/tmp/fl_server on the server).
+    # That /tmp is a tmpfs of the container: the copy is there while it runs, never on the host.
+    for name in fl_containers(fed):
+        tmpfs = json.loads(docker("inspect", "--format", "{{json .HostConfig.Tmpfs}}", name).stdout) or {}
+        assert "/tmp" in tmpfs, (name, tmpfs)
+        keys = docker("exec", name, "sh", "-c", "find /tmp/fl /tmp/fl_server -name '*.key' 2>/dev/null",
+                      check=False).stdout.split()
+        assert keys, "%s: the engine's copy of the key was expected under /tmp/fl*" % name
+    for top in ("/tmp/fl", "/tmp/fl_server"):
+        assert readable_private_keys(top) == []
+    # the kits themselves keep their keys private
+    assert readable_private_keys(str(fed["tmp"] / "kits")) == []
+
+
 def test_a_second_run_changes_nothing_and_leaves_the_run_alone(fed):
     run = run_playbook(SITE, inventory=fed["inventory"])
     assert run.rc == 0, run.output[-5000:]
@@ -163,10 +203,85 @@ def test_a_hanging_site_is_found_and_restarted(fed):
     assert "Restarted and brought back org2" in open(log_path).read()
 
 
+def tree_digest(top):
+    """{relative path: sha256} of every file under top."""
+    digest = {}
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as fh:
+                digest[os.path.relpath(path, top)] = hashlib.sha256(fh.read()).hexdigest()
+    return digest
+
+
+def test_a_killed_server_and_site_are_brought_back_by_site_yml(fed):
+    # The server loses its run state when it dies: site.yml starts it again, brings the killed site
+    # back, and trains the lost run again to its last round. Provisioning is left alone.
+    workspace = tree_digest(str(fed["tmp"] / "workspace"))
+    rounds = 5
+    training, log_path = train_again_in_background(fed, "server", rounds)
+    # The operator's playbook dies with the server (as when the admin host loses its session).
+    training.terminate()
+    training.wait(timeout=60)
+    docker("kill", "clarafl-%s-server" % fed["project"])
+    docker("kill", "clarafl-%s-org1-b" % fed["project"])
+    run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_num_rounds": rounds})
+    assert run.rc == 0, run.output[-5000:]
+    assert "The server no longer knows run 1" in run.output
+    assert "The server lost the run (it was restarted during the training)" in run.output
+    result = summary(fed)
+    assert result["finished"] is True and result["server_recovered"] is True
+    assert result["rounds_done"] == rounds
+    for site in result["sites"]:
+        assert result["contributions"].get(site, 0) >= 1, result["contributions"]
+    assert tree_digest(str(fed["tmp"] / "workspace")) == workspace
+    assert len(project_containers(fed, running_only=True)) == 5
+
+
+def engine_processes_of(fed):
+    """Host pids of engine processes in the project's containers or running from its kits."""
+    ids = project_containers(fed)
+    kits = str(fed["tmp"] / "kits")
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open("/proc/%s/cgroup" % pid) as fh:
+                cgroup = fh.read()
+            cwd = os.readlink("/proc/%s/cwd" % pid)
+        except OSError:
+            continue
+        if "nvflare" not in cmdline and "sub_start.sh" not in cmdline:
+            continue
+        if any(cid in cgroup for cid in ids) or cwd.startswith(kits):
+            found.append((int(pid), cmdline))
+    return found
+
+
 def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
-    stop = run_playbook(os.path.join(REPO, "playbooks", "stop.yml"), inventory=fed["inventory"])
-    assert stop.rc == 0, stop.output[-5000:]
+    assert engine_processes_of(fed), "the running federation's engine processes should be visible"
+    # A client started by hand from its kit on the host, as the runbook does, that ignores SIGTERM.
+    hand_started = subprocess.Popen(
+        ["bash", "-c", "trap '' TERM; exec -a 'python3 -u -m nvflare.private.fed.app.client.client_train' sleep 600"],
+        cwd=str(fed["tmp"] / "kits" / "org2" / "startup"))
+    try:
+        stop = run_playbook(os.path.join(REPO, "playbooks", "stop.yml"), inventory=fed["inventory"])
+        assert stop.rc == 0, stop.output[-5000:]
+        assert hand_started.wait(timeout=30) == -9
+    finally:
+        if hand_started.poll() is None:
+            hand_started.kill()
+    assert "Ended 1 engine process(es) that outlived the stop" in stop.output
     assert project_containers(fed, running_only=True) == []
+    assert engine_processes_of(fed) == []
+    # The engine's key copies lived in the containers' tmpfs: a stopped container keeps none.
+    for name in fl_containers(fed):
+        kept = subprocess.run(["docker", "cp", "%s:/tmp/." % name, "-"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False)
+        if kept.returncode == 0:
+            names = tarfile.open(fileobj=io.BytesIO(kept.stdout)).getnames()
+            assert not [n for n in names if n.endswith(".key") or "/fl" in "/" + n], (name, names)
     for port in (8202, 8203):
         assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port],
                               stderr=subprocess.DEVNULL, check=False).returncode != 0

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests of the federation filters: sites from the inventory, the training summary and the status table."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.clarafl.federation.plugins.filter.federation import (
+    fl_client_sites,
+    fl_status_table,
+    fl_training_summary,
+)
+
+
+def test_client_sites_default_to_the_inventory_name():
+    hostvars = {"h1": {"fl_client_name": "org1-a", "fl_org": "org1"}, "h2": {}}
+    assert fl_client_sites(["h1", "h2"], hostvars) == [
+        {"name": "org1-a", "org": "org1", "host": "h1"}, {"name": "h2", "org": "", "host": "h2"}]
+    with pytest.raises(AnsibleFilterError):
+        fl_client_sites("h1", hostvars)
+
+
+SUMMARY = {
+    "run_number": 1, "mmar": "clarafl_demo", "num_rounds": 2, "rounds_done": 2,
+    "sites": ["org1-a", "org2"], "contributions": {"org1-a": 2},
+    "metrics": [{"round": 0, "auc": 0.5, "loss": 0.693}, {"round": 2, "auc": 0.99, "loss": 0.1}],
+}
+
+
+def test_training_summary_lines():
+    lines = fl_training_summary(SUMMARY)
+    assert lines[0] == "Run 1 of clarafl_demo: 2 of 2 round(s) done."
+    assert lines[1] == "Contributions per site: org1-a=2, org2=0"
+    assert lines[2].split() == ["round", "auc", "loss"]
+    assert lines[3].split() == ["0", "0.5000", "0.6930"]
+    assert not any("Restarted" in line or "lost the run" in line for line in lines)
+
+
+def test_training_summary_says_what_was_healed():
+    lines = fl_training_summary(dict(SUMMARY, healed=["org2"], server_recovered=True))
+    assert "Restarted because they stopped making progress: org2" in lines
+    assert any(line.startswith("The server lost the run") for line in lines)
+
+
+def test_training_summary_without_metrics_and_bad_input():
+    assert fl_training_summary(dict(SUMMARY, metrics=[]))[-1] == "The MMAR reported no validation metric."
+    with pytest.raises(AnsibleFilterError):
+        fl_training_summary([])
+
+
+def test_status_table():
+    status = {"server_status": "training started", "run_number": 3, "current_round": 1, "max_round": 5,
+              "registered_clients": [{"name": "org1-a", "last_accepted_round": 1, "contribution_count": 2}],
+              "clients": {"org1-a": {"status": "training started"}, "org2": {"status": "No replies"}}}
+    lines = fl_status_table(status)
+    assert lines[0] == "server: training started, run 3, round 1 of 5"
+    assert lines[2].split() == ["org1-a", "yes", "training", "started", "1", "2"]
+    assert lines[3].split() == ["org2", "no", "No", "replies", "-", "-"]
+    assert fl_status_table({})[-1] == "no site is registered"
