@@ -14,6 +14,13 @@ def test_engine_is_debians_and_runs_under_systemd(host):
     assert docker.is_enabled
 
 
+def test_docker_sdk_for_python_is_installed(host):
+    # The community.docker modules of the later roles run with the host's python3 and need the SDK.
+    assert host.package("python3-docker").is_installed
+    out = host.run("python3 -c 'import docker; print(docker.__version__)'")
+    assert out.rc == 0, out.stderr
+
+
 def test_docker_info_answers(host):
     out = host.run("docker info --format '{{json .}}'")
     assert out.rc == 0, out.stderr
