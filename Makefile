@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 
-.PHONY: demo test setup host venv venv-dev unit engine integration lint sanity molecule clean
+.PHONY: demo test setup host venv venv-dev unit engine integration lint sanity molecule clean bench
 
 demo: host venv
 	PATH="$(BIN):$$PATH" ansible-playbook site.yml -i inventories/local
@@ -35,3 +35,6 @@ unit engine integration lint sanity molecule: venv-dev
 
 clean:
 	rm -rf $(VENV) tests/output
+
+bench: host venv
+	PATH="$(BIN):$$PATH" bench/run.sh $(BENCH_ARGS)
