@@ -35,8 +35,17 @@ def first_per_machine(hosts, hostvars):
     return leaders
 
 
+def machine_mates(hosts, host, hostvars):
+    """Of HOSTS, the ones on the same machine as HOST, in order (HOST included when it is in HOSTS)."""
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('machine_mates expects a list of host names, got %s' % type(hosts).__name__)
+    key = machine_key(host, hostvars)
+    return [other for other in hosts if machine_key(other, hostvars) == key]
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'first_per_machine': first_per_machine,
+            'machine_mates': machine_mates,
         }

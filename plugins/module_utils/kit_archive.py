@@ -439,8 +439,15 @@ def _listing_line(rel, kind, mode, uid, gid, sha=None, size=None, private=False,
 
 # ----------------------------------------------------------------------------- public API
 
-def check_kit_password(src, password):
-    """Return True when password opens every encrypted member of src and all CRCs verify.
+QUICK_CHECK_LIMIT = 64 * 1024
+
+
+def check_kit_password(src, password, full=True):
+    """Return True when password opens every encrypted member of src and the CRCs verify.
+
+    With full=False only members up to QUICK_CHECK_LIMIT bytes are read to the end (the
+    password is still checked against every member's header): decrypting in pure Python is
+    slow, and a kit's large members (the HE contexts) add nothing to the proof.
 
     Raises KitArchiveError for a wrong password (reason wrong_password), a corrupt or truncated
     archive, or an AES archive without pyzipper.
@@ -449,7 +456,7 @@ def check_kit_password(src, password):
     try:
         archive.check_password()
         for info, _parts, _rel, is_dir in archive.members:
-            if not is_dir:
+            if not is_dir and (full or info.file_size <= QUICK_CHECK_LIMIT):
                 archive.stream(info)
         return True
     finally:
@@ -457,12 +464,15 @@ def check_kit_password(src, password):
 
 
 def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE,
-                owner=None, group=None, check_mode=False, record=None):
+                owner=None, group=None, check_mode=False, record=None, checksum=None):
     """Make dest hold exactly the archive's managed entries, with the mode policy applied.
 
     With ``record`` (a file path), what was extracted is remembered there (0600): a later call
     with the same archive bytes, password and modes compares ``dest`` with the record and does
     not decrypt the archive again unless something differs.
+
+    With ``checksum`` (the archive's expected SHA-256), a missing archive fails with reason
+    ``missing`` and another archive with reason ``checksum``, before anything else is looked at.
 
     :returns: dict with changed, created, added, changed_files, removed, encryption,
         members and diff ({'before', 'after', 'before_header', 'after_header'}).
@@ -479,6 +489,14 @@ def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=D
     gid = resolve_gid(group)
     dest = os.path.abspath(dest)
     src = os.path.abspath(src)
+    src_sha = None
+    if checksum:
+        if not os.path.isfile(src):
+            raise KitArchiveError("archive %s does not exist on this host" % src, "missing")
+        src_sha = _sha256_file(src)
+        if src_sha != checksum.strip().lower():
+            raise KitArchiveError("archive %s is not the expected one (sha256 %s, expected %s): copy the kit again "
+                                  "from the provisioner" % (src, src_sha, checksum.strip().lower()), "checksum")
     parent = os.path.dirname(dest)
     if not os.path.isdir(parent):
         raise KitArchiveError("the parent directory %s of dest does not exist: create it first" % parent,
@@ -490,7 +508,7 @@ def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=D
     key = None
     if record:
         try:
-            key = _record_key(src, password, root_mode, priv_mode, uid, gid)
+            key = _record_key(src, password, root_mode, priv_mode, uid, gid, src_sha)
         except (OSError, IOError):
             key = None  # the archive cannot be read: the full path below says why
         cached = _read_record(record, key) if key else None
@@ -521,12 +539,12 @@ _RECORD_VERSION = 1
 _RECORD_FIELDS = ("type", "sha256", "size", "private", "mode", "uid", "gid")
 
 
-def _record_key(src, password, root_mode, private_mode, uid, gid):
+def _record_key(src, password, root_mode, private_mode, uid, gid, archive_sha=None):
     """What a record is valid for: the archive's bytes, the password and the mode policy.
 
     The password enters only through a hash salted with the archive's digest.
     """
-    archive_sha = _sha256_file(src)
+    archive_sha = archive_sha or _sha256_file(src)
     secret = hashlib.sha256(archive_sha.encode("ascii") + b"\0" + _to_bytes(password)).hexdigest()
     return {"version": _RECORD_VERSION, "archive": archive_sha, "password": secret, "mode": root_mode,
             "private_mode": private_mode, "uid": uid, "gid": gid}

@@ -78,6 +78,13 @@ options:
       - Unset, every run reads and decrypts the whole archive.
     type: path
     version_added: 0.1.0
+  checksum:
+    description:
+      - The SHA-256 the archive at O(src) must have (as M(clarafl.federation.provision_kits) returns it).
+      - A missing archive then fails with RV(reason=missing) and another archive with RV(reason=checksum), before
+        anything is read or written, so a play can ship the kit and try again.
+    type: str
+    version_added: 0.1.0
 notes:
   - "The password is C(no_log) and never appears in messages. When the password comes from a loop over
     M(clarafl.federation.provision_kits) results, put C(no_log: true) on the task as well, because the loop item
@@ -128,6 +135,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description:
+    - On failure, one word for what is wrong - V(missing), V(checksum), V(not_zip), V(truncated), V(corrupt),
+      V(wrong_password), V(password_required), V(aes_unsupported), V(unsupported), V(unsafe_member),
+      V(bad_argument), V(io) or V(owner).
+  returned: failure
+  type: str
+  sample: wrong_password
 dest:
   description: Absolute path of the destination directory.
   returned: success
@@ -188,6 +203,7 @@ def main():
             mode=dict(type="raw", default="0755"),
             private_mode=dict(type="raw", default="0600"),
             record=dict(type="path"),
+            checksum=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -195,7 +211,7 @@ def main():
     try:
         result = extract_kit(p["src"], p["dest"], password=p["password"], mode=p["mode"],
                              private_mode=p["private_mode"], owner=p["owner"], group=p["group"],
-                             check_mode=module.check_mode, record=p["record"])
+                             check_mode=module.check_mode, record=p["record"], checksum=p["checksum"])
     except KitArchiveError as exc:
         module.fail_json(msg="Cannot extract kit %s into %s: %s" % (p["src"], p["dest"], to_native(exc)),
                          reason=exc.reason)

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
 from ansible_collections.clarafl.federation.plugins.filter.machines import (  # noqa: E402
-    FilterModule, first_per_machine, machine_key)
+    FilterModule, first_per_machine, machine_key, machine_mates)
 
 
 def test_all_local_hosts_are_one_machine():
@@ -47,3 +47,19 @@ def test_a_string_is_refused():
 
 def test_registered_under_its_name():
     assert FilterModule().filters()["first_per_machine"] is first_per_machine
+
+
+def test_machine_mates():
+    hv = {
+        "fl-server": {"ansible_host": "10.0.0.1"},
+        "site-a": {"ansible_host": "10.0.0.1"},
+        "site-b": {"ansible_host": "10.0.0.2"},
+        "local-1": {"ansible_connection": "local"},
+        "local-2": {"ansible_connection": "local"},
+    }
+    assert machine_mates(["fl-server", "site-a", "site-b"], "site-a", hv) == ["fl-server", "site-a"]
+    assert machine_mates(["site-b", "local-1", "local-2"], "local-2", hv) == ["local-1", "local-2"]
+    assert machine_mates(["site-b"], "fl-server", hv) == []
+    with pytest.raises(AnsibleFilterError):
+        machine_mates("site-a", "site-a", hv)
+    assert FilterModule().filters()["machine_mates"] is machine_mates

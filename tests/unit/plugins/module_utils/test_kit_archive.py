@@ -222,6 +222,21 @@ def test_record_does_not_vouch_for_another_archive_or_password(tmp_path, kit_zip
 
 
 @needs_zip
+def test_checksum_names_a_missing_or_other_archive_first(tmp_path, kit_zip):
+    with open(kit_zip, "rb") as fh:
+        sha = hashlib.sha256(fh.read()).hexdigest()
+    dest = str(tmp_path / "no-parent" / "server")  # checked before the destination
+    with pytest.raises(KitArchiveError) as exc:
+        extract_kit(str(tmp_path / "absent.zip"), dest, PASSWORD, checksum=sha)
+    assert exc.value.reason == "missing"
+    with pytest.raises(KitArchiveError) as exc:
+        extract_kit(kit_zip, dest, PASSWORD, checksum="0" * 64)
+    assert exc.value.reason == "checksum" and sha in str(exc.value)
+    result = extract_kit(kit_zip, str(tmp_path / "server"), PASSWORD, checksum=sha.upper(), record=str(tmp_path / "r"))
+    assert result["changed"] is True
+
+
+@needs_zip
 def test_garbled_record_is_ignored(tmp_path, kit_zip):
     dest = str(tmp_path / "server")
     record = tmp_path / "rec"
@@ -632,11 +647,31 @@ def test_aes_with_pyzipper(tmp_path):
 
 
 @needs_zip
-def test_check_kit_password(kit_zip):
-    assert check_kit_password(kit_zip, PASSWORD) is True
+@pytest.mark.parametrize("full", [True, False])
+def test_check_kit_password(kit_zip, full):
+    assert check_kit_password(kit_zip, PASSWORD, full=full) is True
     with pytest.raises(KitArchiveError) as err:
-        check_kit_password(kit_zip, "WrongPassword123")
+        check_kit_password(kit_zip, "WrongPassword123", full=full)
     assert err.value.reason == "wrong_password"
+
+
+@needs_zip
+def test_quick_password_check_skips_only_large_members(tmp_path, monkeypatch):
+    kit = dict(KIT)
+    kit["startup/server_context.tenseal"] = os.urandom(kit_archive.QUICK_CHECK_LIMIT + 1)
+    path = make_cli_zip(tmp_path, kit)
+    streamed = []
+    real_stream = kit_archive._Archive.stream
+
+    def spy(self, info, sink=None):
+        streamed.append(info.filename)
+        return real_stream(self, info, sink)
+    monkeypatch.setattr(kit_archive._Archive, "stream", spy)
+    check_kit_password(path, PASSWORD, full=False)
+    assert "startup/server_context.tenseal" not in streamed and "startup/server.key" in streamed
+    del streamed[:]
+    check_kit_password(path, PASSWORD)
+    assert "startup/server_context.tenseal" in streamed
 
 
 @pytest.mark.parametrize("value, expected", [("0750", 0o750), ("750", 0o750), ("0o750", 0o750), (0o640, 0o640),
