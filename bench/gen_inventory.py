@@ -85,6 +85,7 @@ def build_inventory(num_sites, project=None, fed_port=DEFAULT_FED_PORT, admin_po
         "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
         "zerotier_enabled": False,
         "docker_manage_engine": False,
+        "docker_nvidia": False,
         "fl_server_org": SERVER_ORG,
         "fl_server_cn": "localhost",
         "fl_admins": [{"email": ADMIN_EMAIL, "org": SERVER_ORG, "roles": ["super"]}],

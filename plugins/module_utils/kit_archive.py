@@ -781,3 +781,117 @@ def _apply(archive, dest, dest_exists, desired, root_final, uid, gid, changed_to
         _chown(dest, uid, gid)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- several kits in one call
+
+SHIPPABLE_REASONS = ("missing", "checksum")
+
+
+def _make_dirs(path, uid, gid):
+    """Create path and its missing parents as private folders (0700), like ``mkdir -p -m 0700``."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise KitArchiveError("cannot create the folder %s: %s" % (folder, exc.strerror or exc), "io")
+        os.chmod(folder, 0o700)
+        _chown(folder, uid, gid)
+    return bool(missing)
+
+
+def copy_zip(copy_from, src, checksum, owner=None, group=None, check_mode=False):
+    """Put the archive copy_from (on this host) at src, 0600, when src is missing or is another archive.
+
+    Used where the provisioner's workspace and the kit's host are one machine: the zip needs no
+    trip through the controller. Missing parent folders of src are created 0700. Returns True when
+    src was (or, in check mode, would be) written.
+    """
+    checksum = (checksum or "").strip().lower()
+    if not checksum:
+        raise KitArchiveError("copy_from needs the archive's checksum", "bad_argument")
+    if os.path.isfile(src) and _sha256_file(src) == checksum:
+        return False
+    if not os.path.isfile(copy_from):
+        raise KitArchiveError("the archive %s to copy from does not exist: provision the project first" % copy_from,
+                              "missing")
+    found = _sha256_file(copy_from)
+    if found != checksum:
+        raise KitArchiveError("the archive %s is not the expected one (sha256 %s, expected %s): the provisioning "
+                              "workspace changed since its kits were read" % (copy_from, found, checksum), "checksum")
+    if check_mode:
+        return True
+    uid = resolve_uid(owner)
+    gid = resolve_gid(group)
+    folder = os.path.dirname(os.path.abspath(src))
+    _make_dirs(folder, uid, gid)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".clarafl-kit-copy-")
+    try:
+        with os.fdopen(fd, "wb") as out, open(copy_from, "rb") as inp:
+            os.fchmod(out.fileno(), 0o600)
+            shutil.copyfileobj(inp, out, _CHUNK)
+        _chown(tmp, uid, gid)
+        os.rename(tmp, src)
+    except (OSError, IOError) as exc:
+        _remove(tmp)
+        raise KitArchiveError("cannot copy %s to %s: %s" % (copy_from, src, exc), "io")
+    except KitArchiveError:
+        _remove(tmp)
+        raise
+    return True
+
+
+def install_kits(kits, check_mode=False, report_missing=False):
+    """Install several kits, each a dict of extract_kit's arguments (src, dest, password, mode,
+    private_mode, owner, group, record, checksum) plus an optional copy_from (see copy_zip).
+
+    Every kit is tried; one kit's failure leaves the others alone. Returns (results, failures):
+    one result dict per kit, in order (a failed kit's has failed, reason and msg), and the failed
+    ones. With report_missing, a kit whose src is missing or another archive than its checksum
+    names (and that has no copy_from) counts as a result to act on (ship the zip), not a failure.
+    """
+    results = []
+    failures = []
+    for kit in kits:
+        src = os.path.abspath(kit["src"])
+        dest = os.path.abspath(kit["dest"])
+        uid_gid = dict(owner=kit.get("owner"), group=kit.get("group"))
+        # The paths as given, so that a play can match the results with its own list.
+        result = {"src": kit["src"], "dest": kit["dest"], "copied": False}
+        try:
+            extract_from, record = src, kit.get("record")
+            if kit.get("copy_from"):
+                result["copied"] = copy_zip(kit["copy_from"], src, kit.get("checksum"), check_mode=check_mode,
+                                            **uid_gid)
+                if check_mode and result["copied"]:
+                    # Nothing was copied: predict from the archive that would have been.
+                    extract_from, record = kit["copy_from"], None
+                if not check_mode:
+                    _make_dirs(os.path.dirname(dest), resolve_uid(kit.get("owner")), resolve_gid(kit.get("group")))
+            if check_mode and not os.path.isdir(os.path.dirname(dest)) and kit.get("copy_from"):
+                extracted = {"changed": True, "created": True, "added": [], "changed_files": [], "removed": [],
+                             "encryption": "", "members": 0, "diff": {}}
+            else:
+                extracted = extract_kit(extract_from, dest, password=kit.get("password"),
+                                        mode=kit.get("mode", DEFAULT_ROOT_MODE),
+                                        private_mode=kit.get("private_mode", DEFAULT_PRIVATE_MODE),
+                                        check_mode=check_mode, record=record,
+                                        checksum=kit.get("checksum"), **uid_gid)
+            extracted.pop("dest", None)
+            result.update(extracted)
+            result["changed"] = bool(extracted["changed"] or result["copied"])
+        except KitArchiveError as exc:
+            result.update(changed=False, failed=True, reason=exc.reason,
+                          msg="Cannot extract kit %s into %s: %s" % (src, dest, exc))
+            if not (report_missing and exc.reason in SHIPPABLE_REASONS and not kit.get("copy_from")):
+                failures.append(result)
+        results.append(result)
+    return results, failures

@@ -30,20 +30,22 @@ description:
     read bit (V(0600) gives V(0700)); C(*.sh) files and files stored executable get V(0755); other files V(0644);
     other directories V(0755); O(dest) itself gets O(mode)."
   - WinZip-AES archives need the Python package C(pyzipper) on the managed host; without it the module says so.
+  - With O(kits), one call installs several kits (for example every kit of the inventory hosts that share one
+    machine); each kit is handled as above, and one kit's failure leaves the others alone.
 author:
   - clarafl.federation maintainers (@clarafl)
 options:
   src:
     description:
       - Path of the kit zip on the managed host.
+      - Required unless O(kits) is given; mutually exclusive with it.
     type: path
-    required: true
   dest:
     description:
       - Directory that receives the kit (the archive's C(startup/) ends up as O(dest)C(/startup)).
       - Created when missing; its parent directory must exist.
+      - Required with O(src).
     type: path
-    required: true
   password:
     description:
       - The kit's zip password, as printed by the provisioner (see M(clarafl.federation.provision_kits)).
@@ -84,6 +86,61 @@ options:
       - A missing archive then fails with RV(reason=missing) and another archive with RV(reason=checksum), before
         anything is read or written, so a play can ship the kit and try again.
     type: str
+    version_added: 0.1.0
+  kits:
+    description:
+      - Several kits to install in one call, instead of O(src) and O(dest).
+      - Each kit takes O(src), O(dest), O(password), O(checksum) and O(record) as above; O(owner), O(group), O(mode)
+        and O(private_mode) default to the top-level options.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      src:
+        description: Path of the kit zip on the managed host.
+        type: path
+        required: true
+      dest:
+        description: Directory that receives the kit.
+        type: path
+        required: true
+      password:
+        description: The kit's zip password.
+        type: str
+      checksum:
+        description: The SHA-256 the archive at O(kits[].src) must have.
+        type: str
+      record:
+        description: The kit's extraction record (see O(record)).
+        type: path
+      copy_from:
+        description:
+          - A copy of the archive on the same host, such as the provisioning workspace's zip when the provisioner
+            and the kit's host are one machine. When O(kits[].src) is missing or is another archive, this one is
+            copied there first (V(0600), missing folders V(0700)), after its SHA-256 is checked against
+            O(kits[].checksum), which is then required.
+        type: path
+      owner:
+        description: As O(owner), for this kit.
+        type: str
+      group:
+        description: As O(group), for this kit.
+        type: str
+      mode:
+        description: As O(mode), for this kit.
+        type: raw
+      private_mode:
+        description: As O(private_mode), for this kit.
+        type: raw
+  missing:
+    description:
+      - With O(kits), what a kit whose archive is missing or is another archive than its checksum names (and that has
+        no O(kits[].copy_from)) does.
+      - V(fail) fails the task, naming the kit. V(report) lists it in RV(kits) with its RV(kits[].reason), so that a
+        play can ship that zip and call the module again; the other kits are still installed.
+    type: str
+    choices: [fail, report]
+    default: fail
     version_added: 0.1.0
 notes:
   - "The password is C(no_log) and never appears in messages. When the password comes from a loop over
@@ -132,6 +189,23 @@ EXAMPLES = r"""
   loop_control:
     label: "{{ item.name }}"
   no_log: true
+
+- name: Install the kits of two sites that share one machine, in one call
+  clarafl.federation.kit_extract:
+    kits:
+      - src: /opt/clarafl/example_project/.kits/org1-a.zip
+        dest: /opt/clarafl/example_project/org1-a
+        password: "{{ org1_a_password }}"
+        checksum: "{{ org1_a_sha256 }}"
+        record: /opt/clarafl/example_project/.kits/org1-a.zip.extracted
+      - src: /opt/clarafl/example_project/.kits/org1-b.zip
+        dest: /opt/clarafl/example_project/org1-b
+        password: "{{ org1_b_password }}"
+        checksum: "{{ org1_b_sha256 }}"
+        record: /opt/clarafl/example_project/.kits/org1-b.zip.extracted
+    # A kit whose zip is not there yet is listed (reason missing) instead of failing the task.
+    missing: report
+  register: installed
 """
 
 RETURN = r"""
@@ -181,6 +255,34 @@ members:
   returned: success
   type: int
   sample: 12
+kits:
+  description:
+    - With O(kits), one result per kit, in order, with the keys above (RV(dest), RV(created), RV(added),
+      RV(changed_files), RV(removed), RV(encryption), RV(members)) and the ones below.
+  returned: with O(kits)
+  type: list
+  elements: dict
+  contains:
+    src:
+      description: Absolute path of the kit's archive.
+      type: str
+      sample: /opt/clarafl/example_project/.kits/org1-a.zip
+    changed:
+      description: Whether this kit was (or would be) changed.
+      type: bool
+    copied:
+      description: Whether the archive was (or would be) copied from O(kits[].copy_from).
+      type: bool
+    failed:
+      description: Present and true when this kit could not be installed, or its archive is to be shipped.
+      type: bool
+    reason:
+      description: Why, as RV(reason).
+      type: str
+      sample: missing
+    msg:
+      description: What is wrong with this kit and what to do.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -189,14 +291,30 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.clarafl.federation.plugins.module_utils.kit_archive import (
     KitArchiveError,
     extract_kit,
+    install_kits,
 )
 
 
+KIT_DEFAULTS = ("owner", "group", "mode", "private_mode")
+
+
 def main():
+    kit_spec = dict(
+        src=dict(type="path", required=True),
+        dest=dict(type="path", required=True),
+        password=dict(type="str", no_log=True),
+        checksum=dict(type="str"),
+        record=dict(type="path"),
+        copy_from=dict(type="path"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="raw"),
+        private_mode=dict(type="raw"),
+    )
     module = AnsibleModule(
         argument_spec=dict(
-            src=dict(type="path", required=True),
-            dest=dict(type="path", required=True),
+            src=dict(type="path"),
+            dest=dict(type="path"),
             password=dict(type="str", no_log=True),
             owner=dict(type="str"),
             group=dict(type="str"),
@@ -204,10 +322,17 @@ def main():
             private_mode=dict(type="raw", default="0600"),
             record=dict(type="path"),
             checksum=dict(type="str"),
+            kits=dict(type="list", elements="dict", options=kit_spec),
+            missing=dict(type="str", choices=["fail", "report"], default="fail"),
         ),
+        mutually_exclusive=[("kits", "src"), ("kits", "dest")],
+        required_one_of=[("kits", "src")],
+        required_together=[("src", "dest")],
         supports_check_mode=True,
     )
     p = module.params
+    if p["kits"] is not None:
+        run_kits(module)
     try:
         result = extract_kit(p["src"], p["dest"], password=p["password"], mode=p["mode"],
                              private_mode=p["private_mode"], owner=p["owner"], group=p["group"],
@@ -222,6 +347,32 @@ def main():
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff
+    module.exit_json(**result)
+
+
+def run_kits(module):
+    """Several kits in one call: each with the top-level options as defaults."""
+    p = module.params
+    kits = []
+    for kit in p["kits"]:
+        kit = dict(kit)
+        for key in KIT_DEFAULTS:
+            if kit.get(key) is None:
+                kit[key] = p[key]
+        kits.append(kit)
+    try:
+        results, failures = install_kits(kits, check_mode=module.check_mode, report_missing=p["missing"] == "report")
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg="Cannot install the kits: unexpected %s: %s" % (type(exc).__name__, to_native(exc)))
+    diffs = [r.pop("diff") for r in results if r.get("diff")]
+    changed = any(r["changed"] for r in results)
+    if failures:
+        module.fail_json(msg="%d of %d kits could not be installed: %s" % (
+            len(failures), len(results), " ".join(to_native(f["msg"]) for f in failures)),
+            reason=failures[0]["reason"], kits=results, changed=changed)
+    result = dict(changed=changed, kits=results)
+    if module._diff:
+        result["diff"] = diffs
     module.exit_json(**result)
 
 

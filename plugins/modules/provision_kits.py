@@ -150,6 +150,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+reason:
+  description:
+    - On some failures, one word for what is missing - V(missing_output) (the output file cannot be read) or
+      V(missing_packages) (O(packages_dir) is not a directory) - so that a play can provision again.
+  returned: failure
+  type: str
+  sample: missing_packages
 kits:
   description:
     - One entry per startup kit, in the provisioner's order.
@@ -241,7 +248,8 @@ def _read_output(module):
             return fh.read().decode("utf-8", "replace")
     except (IOError, OSError) as exc:
         module.fail_json(msg="Cannot read the provisioner output file %s: %s. Give the path, on this host, of the "
-                             "file that holds the provisioner's output." % (path, to_native(exc.strerror or exc)))
+                             "file that holds the provisioner's output." % (path, to_native(exc.strerror or exc)),
+                         reason="missing_output")
     return None
 
 
@@ -251,7 +259,8 @@ def _zip_names(module):
         return None
     if not os.path.isdir(packages_dir):
         module.fail_json(msg="packages_dir %s is not a directory on this host: give the provisioner's output "
-                             "directory (its -o argument), which holds the kit zip files." % packages_dir)
+                             "directory (its -o argument), which holds the kit zip files." % packages_dir,
+                         reason="missing_packages")
     try:
         return sorted(n for n in os.listdir(packages_dir)
                       if n.endswith(".zip") and os.path.isfile(os.path.join(packages_dir, n)))

@@ -11,6 +11,7 @@ remaining rows to ``--num-sites`` disjoint shards. Site ``--site-index`` (0-base
 shard number ``--site-index``::
 
     python3 demo_data.py --site-index 0 --num-sites 3 --out /data [--seed 20210601]
+    python3 demo_data.py --jobs '[{"site_index": 0, "num_sites": 3, "out": "/data/0", "marker": "..."}, ...]'
 
 writes ``OUT/train.csv`` (header ``label,<30 feature names>``; label 1 = benign, 0 =
 malignant, as in scikit-learn) and ``OUT/demo_data.json`` (what the shard is and where it
@@ -162,21 +163,59 @@ def prepare(out_dir, site_index, num_sites, seed=DEFAULT_SEED):
     return changed, summary
 
 
+MARKER_FILE = ".clarafl-demo-data"
+
+
+def run_jobs(jobs, seed):
+    """Write several sites' shares in one process (the data set is loaded once). Each job is a dict
+    with site_index, num_sites, out and an optional marker: text written to OUT/.clarafl-demo-data
+    once the share is in place, which tells a later run what the share was made from."""
+    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+        raise DemoDataError("--jobs must be a JSON list of objects")
+    lines = []
+    for job in jobs:
+        try:
+            out, site_index, num_sites = job["out"], int(job["site_index"]), int(job["num_sites"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DemoDataError("a job needs out, site_index and num_sites (%s): %r" % (exc, job))
+        changed, summary = prepare(out, site_index, num_sites, int(job.get("seed", seed)))
+        if job.get("marker"):
+            try:
+                changed |= write_if_changed(os.path.join(out, MARKER_FILE), str(job["marker"]))
+            except (IOError, OSError) as exc:
+                raise DemoDataError("cannot write the demo data's record into %s: %s" % (out, exc))
+        lines.append("%s: %s" % ("changed" if changed else "unchanged", summary))
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Write one site's share of the clarafl demo data (scikit-learn's breast-cancer set).")
-    parser.add_argument("--site-index", type=int, required=True, help="0-based index of this site")
-    parser.add_argument("--num-sites", type=int, required=True, help="number of sites sharing the data")
-    parser.add_argument("--out", required=True, help="folder to write train.csv into (mounted as /workspace/data)")
+    parser.add_argument("--site-index", type=int, help="0-based index of this site")
+    parser.add_argument("--num-sites", type=int, help="number of sites sharing the data")
+    parser.add_argument("--out", help="folder to write train.csv into (mounted as /workspace/data)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="split seed; must match the MMAR persistor's 'seed' (default %(default)s)")
+    parser.add_argument("--jobs", help="instead of the three above: a JSON list of {site_index, num_sites, out, "
+                                       "marker} objects, written in one run")
     args = parser.parse_args(argv)
+    if args.jobs is None and None in (args.site_index, args.num_sites, args.out):
+        parser.error("--site-index, --num-sites and --out are required without --jobs")
     try:
-        changed, summary = prepare(args.out, args.site_index, args.num_sites, args.seed)
+        if args.jobs is not None:
+            try:
+                jobs = json.loads(args.jobs)
+            except ValueError as exc:
+                raise DemoDataError("--jobs is not JSON: %s" % exc)
+            lines = run_jobs(jobs, args.seed)
+        else:
+            changed, summary = prepare(args.out, args.site_index, args.num_sites, args.seed)
+            lines = ["%s: %s" % ("changed" if changed else "unchanged", summary)]
     except DemoDataError as exc:
         print("demo_data.py: error: %s" % exc, file=sys.stderr)
         return 2
-    print("%s: %s" % ("changed" if changed else "unchanged", summary))
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the FL client role needs to know about the files of several sites, read in one pass.
+
+For each site: whether its startup kit is there (``startup/client.crt`` under the kit folder)
+and the certificate's SHA-256 (which labels the site's container, so that a new kit recreates
+it), whether its dataset folder exists, and the demo data's record (a short plain-text file the
+demo data tool writes beside the data). Pure standard library.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+
+CERT_PATH = os.path.join("startup", "client.crt")
+DEMO_MARKER = ".clarafl-demo-data"
+MARKER_LIMIT = 4096
+
+
+class SiteFilesError(Exception):
+    """A site description the module cannot use."""
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_marker(path):
+    """The record's text, or '' when it is missing, unreadable, too long or not text."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MARKER_LIMIT + 1)
+    except (IOError, OSError):
+        return ""
+    if len(data) > MARKER_LIMIT:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def site_files(sites):
+    """Map each site's name to {kit, cert_sha256, dataset, demo_marker}.
+
+    ``sites`` is a list of dicts with ``name``, ``kit_dir`` and an optional ``dataset_dir``.
+    A certificate that exists but cannot be read counts as no kit (cert_error says why).
+    """
+    out = {}
+    for site in sites:
+        name = site.get("name")
+        if not name or not site.get("kit_dir"):
+            raise SiteFilesError("every site needs a name and a kit_dir, got %r" % (site,))
+        if name in out:
+            raise SiteFilesError("site %s is listed twice" % name)
+        cert = os.path.join(site["kit_dir"], CERT_PATH)
+        result = {"kit": False, "cert_sha256": "", "dataset": False, "demo_marker": ""}
+        if os.path.isfile(cert):
+            try:
+                result["cert_sha256"] = _sha256(cert)
+                result["kit"] = True
+            except (IOError, OSError) as exc:
+                result["cert_error"] = "cannot read %s: %s" % (cert, exc.strerror or exc)
+        dataset = site.get("dataset_dir") or ""
+        if dataset:
+            result["dataset"] = os.path.isdir(dataset)
+            if result["dataset"]:
+                result["demo_marker"] = _read_marker(os.path.join(dataset, DEMO_MARKER))
+        out[name] = result
+    return out

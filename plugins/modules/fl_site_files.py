@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fl_site_files
+short_description: Look at the startup kits and datasets of several FL sites on one host in one call
+version_added: 0.1.0
+author: clarafl.federation maintainers (@clarafl)
+description:
+  - For each site in O(sites), reports whether its startup kit is on the host (C(startup/client.crt) under
+    O(sites[].kit_dir)) with the certificate's SHA-256, whether its dataset folder exists, and the text of the demo
+    data's record (C(.clarafl-demo-data) in the dataset folder) when there is one.
+  - The FL client role calls it once per machine for all the sites that machine runs, instead of one
+    M(ansible.builtin.stat) per file and site.
+  - Reads only; never changes anything.
+options:
+  sites:
+    description: The sites to look at.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The site's name.
+        type: str
+        required: true
+      kit_dir:
+        description: The folder holding the site's startup kit.
+        type: path
+        required: true
+      dataset_dir:
+        description: The site's dataset folder, if it has one.
+        type: path
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: ansible.builtin.stat
+"""
+
+EXAMPLES = r"""
+- name: Look at two sites on one machine
+  clarafl.federation.fl_site_files:
+    sites:
+      - name: org1-a
+        kit_dir: /opt/clarafl/example_project/org1-a
+        dataset_dir: /data/org1-a
+      - name: org1-b
+        kit_dir: /opt/clarafl/example_project/org1-b
+  register: found
+
+- name: Fail when a kit is missing
+  ansible.builtin.assert:
+    that: found.sites['org1-a'].kit
+"""
+
+RETURN = r"""
+sites:
+  description: One entry per site, by name.
+  returned: always
+  type: dict
+  sample:
+    org1-a: {kit: true, cert_sha256: 9f2c4e0a..., dataset: true, demo_marker: "site_index=0 num_sites=3 tool=4b1d..."}
+  contains:
+    kit:
+      description: Whether C(startup/client.crt) is a readable file under the kit folder.
+      type: bool
+    cert_sha256:
+      description: The certificate's SHA-256, or an empty string without a kit.
+      type: str
+    cert_error:
+      description: Why a certificate that exists could not be read.
+      type: str
+      returned: when the certificate exists but cannot be read
+    dataset:
+      description: Whether the dataset folder exists (false without one).
+      type: bool
+    demo_marker:
+      description: The text of the demo data's record, or an empty string when there is none.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.clarafl.federation.plugins.module_utils.site_files import (
+    SiteFilesError,
+    site_files,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sites=dict(type="list", elements="dict", required=True, options=dict(
+                name=dict(type="str", required=True),
+                kit_dir=dict(type="path", required=True),
+                dataset_dir=dict(type="path"),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        found = site_files(module.params["sites"])
+    except SiteFilesError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, sites=found)
+
+
+if __name__ == "__main__":
+    main()
