@@ -62,6 +62,7 @@ DIR_MODE = 0o755
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
 _CHUNK = 1024 * 256
+KEEP_LIMIT = 64 * 1024 * 1024
 _PEM_PRIVATE_RE = re.compile(br"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 
@@ -241,6 +242,10 @@ class _Archive:
                 "archive %s is password-protected and no password was given: pass the kit's password "
                 "(from the provisioner's output)." % src, "password_required")
         self.pwd = password.encode("utf-8") if (password and self.encrypted) else None
+        # Members read once are kept (kits are small): decrypting ZipCrypto in pure Python is slow,
+        # and extraction reads every member twice (verify, then write).
+        self._kept = {}
+        self._keep_budget = KEEP_LIMIT
 
     def _check_members(self, dest):
         """Every member's safe path; raise naming the first unsafe or conflicting member."""
@@ -317,26 +322,44 @@ class _Archive:
             "archive %s is corrupt: member %r fails its integrity check (%s). Copy the kit again from the "
             "provisioner." % (self.src, info.filename, text or exc.__class__.__name__), "corrupt")
 
+    def _chunks(self, info):
+        """The member's bytes in chunks: from memory when it was read before, else decrypted."""
+        kept = self._kept.get(info.filename)
+        if kept is not None:
+            for start in range(0, len(kept), _CHUNK):
+                yield kept[start:start + _CHUNK]
+            return
+        keep = info.file_size <= self._keep_budget
+        parts = []
+        with self.zf.open(info, pwd=self.pwd) as fh:
+            while True:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                if keep:
+                    parts.append(chunk)
+                yield chunk
+        # Kept only once read to the end, that is, once zipfile has verified its CRC.
+        if keep:
+            self._kept[info.filename] = b"".join(parts)
+            self._keep_budget -= info.file_size
+
     def stream(self, info, sink=None):
         """Read a member to the end (CRC/HMAC verified by zipfile), feeding sink; return (sha256, private)."""
         digest = hashlib.sha256()
         tail = b""
         private = False
         try:
-            with self.zf.open(info, pwd=self.pwd) as fh:
-                while True:
-                    chunk = fh.read(_CHUNK)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    if not private and _PEM_PRIVATE_RE.search(tail + chunk):
-                        private = True
-                    tail = chunk[-64:]
-                    if sink is not None:
-                        try:
-                            sink(chunk)
-                        except (OSError, IOError) as exc:
-                            raise KitArchiveError("cannot write while extracting %s: %s" % (self.src, exc), "io")
+            for chunk in self._chunks(info):
+                digest.update(chunk)
+                if not private and _PEM_PRIVATE_RE.search(tail + chunk):
+                    private = True
+                tail = chunk[-64:]
+                if sink is not None:
+                    try:
+                        sink(chunk)
+                    except (OSError, IOError) as exc:
+                        raise KitArchiveError("cannot write while extracting %s: %s" % (self.src, exc), "io")
         except KitArchiveError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
