@@ -818,6 +818,50 @@ def _unanswered(ref, reply, registered):
     return None
 
 
+LATE_START_WAIT = 20.0
+
+
+def _late_starts(verb, command, reply):
+    """The sites that gave "No replies" to a "start client" all others answered: else []."""
+    if verb != "start" or command.split()[1:2] != ["client"]:
+        return []
+    late = []
+    data = reply.get("data") if isinstance(reply, dict) else None
+    for item in (data if isinstance(data, list) else []):
+        if not (isinstance(item, dict) and item.get("type") == "string"):
+            continue
+        for line in (u"%s" % item.get("data", "")).splitlines():
+            m = re.match(r"^instance:([^:]*?)\s?: (.*)$", line.strip())
+            if not m:
+                continue
+            if m.group(2).strip() == "No replies":
+                late.append(m.group(1).strip())
+            elif not m.group(2).startswith("Start the client"):
+                return []
+    return late
+
+
+def _started_after_all(api, sites, timeout, wait=None):
+    """True once check_status client shows every one of sites training (within wait seconds)."""
+    deadline = time.time() + (LATE_START_WAIT if wait is None else wait)
+    while True:
+        out = _call(lambda: api.do_command("check_status client"), timeout)
+        reply = out.get("value")
+        data = reply.get("data") if isinstance(reply, dict) else None
+        status = {}
+        for item in (data if isinstance(data, list) else []):
+            if isinstance(item, dict) and item.get("type") == "string":
+                for line in (u"%s" % item.get("data", "")).splitlines():
+                    m = re.match(r"^instance:([^:]*?)\s?: .*status:\s*([a-z ]*[a-z])", line.strip(), re.IGNORECASE)
+                    if m:
+                        status[m.group(1).strip()] = m.group(2).strip().lower()
+        if all(status.get(site) == "training started" for site in sites):
+            return True
+        if time.time() + 1 > deadline:
+            return False
+        time.sleep(1)
+
+
 def _run(args, result):
     timeout = args["timeout"]
     missing = [p for p in (args["ca_cert"], args["client_cert"], args["client_key"]) if not os.path.isfile(p)]
@@ -937,6 +981,12 @@ def _work(api, args, result, known, local_errors, timeout):
                              args["shell_verbs"])
         if not error and index in per_site:
             error = _unanswered(per_site[index], entry["reply"], registered)
+        if error:
+            late = _late_starts(args["verbs"][index], command, entry["reply"])
+            if late and _started_after_all(api, late, timeout):
+                # A busy site answers "start client" after the server stops waiting; its status tells.
+                entry["late_sites"] = late
+                error = None
         if error:
             entry["error"] = error
             result.update(stage="command", error_kind="reply", failed_index=index)

@@ -255,6 +255,14 @@ members:
   returned: success
   type: int
   sample: 12
+missing:
+  description:
+    - With O(kits) and O(missing=report), the O(kits[].src) of each kit whose archive is missing or is another
+      archive, to be shipped.
+  returned: with O(kits)
+  type: list
+  elements: str
+  sample: [/opt/clarafl/example_project/.kits/org2.zip]
 kits:
   description:
     - With O(kits), one result per kit, in order, with the keys above (RV(dest), RV(created), RV(added),
@@ -292,6 +300,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.kit_archive imp
     KitArchiveError,
     extract_kit,
     install_kits,
+    SHIPPABLE_REASONS,
 )
 
 
@@ -370,7 +379,8 @@ def run_kits(module):
         module.fail_json(msg="%d of %d kits could not be installed: %s" % (
             len(failures), len(results), " ".join(to_native(f["msg"]) for f in failures)),
             reason=failures[0]["reason"], kits=results, changed=changed)
-    result = dict(changed=changed, kits=results)
+    missing = [r["src"] for r in results if r.get("reason") in SHIPPABLE_REASONS]
+    result = dict(changed=changed, kits=results, missing=missing)
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)
