@@ -726,6 +726,8 @@ def build_driver_args(commands, username, host, port, kit_dir=DEFAULT_KIT_DIR, s
 # the JSON result, on the real stdout (anything the engine prints goes to stderr), and never
 # lets an exception escape. `_reply_error` must stay equivalent to classify_reply() above
 # (a unit test compares them on every fixture).
+LATE_START_WAIT = 20.0
+
 DRIVER_SOURCE = r'''
 import io, json, os, re, sys, threading, time, traceback
 
@@ -841,25 +843,44 @@ def _late_starts(verb, command, reply):
     return late
 
 
-def _started_after_all(api, sites, timeout, wait=None):
-    """True once check_status client shows every one of sites training (within wait seconds)."""
-    deadline = time.time() + (LATE_START_WAIT if wait is None else wait)
+def _client_states(api, timeout):
+    """{site: status} from check_status client ({} when it cannot be read)."""
+    out = _call(lambda: api.do_command("check_status client"), timeout)
+    reply = out.get("value")
+    data = reply.get("data") if isinstance(reply, dict) else None
+    states = {}
+    for item in (data if isinstance(data, list) else []):
+        if isinstance(item, dict) and item.get("type") == "string":
+            for line in (u"%s" % item.get("data", "")).splitlines():
+                m = re.match(r"^instance:([^:]*?)\s?: (.*)$", line.strip())
+                if m:
+                    st = re.search(r"status:\s*([a-z ]*[a-z])", m.group(2), re.IGNORECASE)
+                    states[m.group(1).strip()] = (st.group(1) if st else m.group(2)).strip().lower()
+    return states
+
+
+def _wait_training(api, sites, timeout, wait):
+    """The states of sites once all train, or when wait seconds have passed."""
+    deadline = time.time() + wait
     while True:
-        out = _call(lambda: api.do_command("check_status client"), timeout)
-        reply = out.get("value")
-        data = reply.get("data") if isinstance(reply, dict) else None
-        status = {}
-        for item in (data if isinstance(data, list) else []):
-            if isinstance(item, dict) and item.get("type") == "string":
-                for line in (u"%s" % item.get("data", "")).splitlines():
-                    m = re.match(r"^instance:([^:]*?)\s?: .*status:\s*([a-z ]*[a-z])", line.strip(), re.IGNORECASE)
-                    if m:
-                        status[m.group(1).strip()] = m.group(2).strip().lower()
-        if all(status.get(site) == "training started" for site in sites):
-            return True
-        if time.time() + 1 > deadline:
-            return False
+        states = _client_states(api, timeout)
+        if all(states.get(site) == "training started" for site in sites) or time.time() + 1 > deadline:
+            return states
         time.sleep(1)
+
+
+def _started_after_all(api, sites, timeout, entry, wait=None):
+    """True once check_status client shows every one of sites training. A site that still is not
+    is sent its own "start client" once more (the first may not have reached it)."""
+    wait = LATE_START_WAIT if wait is None else wait
+    states = _wait_training(api, sites, timeout, wait / 2)
+    again = [site for site in sites if states.get(site) != "training started"]
+    if again:
+        entry["restarted_sites"] = again
+        _call(lambda: api.do_command("start client " + " ".join(again)), timeout)
+        states = _wait_training(api, sites, timeout, wait)
+    entry["late_status"] = dict((site, states.get(site, "not listed")) for site in sites)
+    return all(states.get(site) == "training started" for site in sites)
 
 
 def _run(args, result):
@@ -983,7 +1004,7 @@ def _work(api, args, result, known, local_errors, timeout):
             error = _unanswered(per_site[index], entry["reply"], registered)
         if error:
             late = _late_starts(args["verbs"][index], command, entry["reply"])
-            if late and _started_after_all(api, late, timeout):
+            if late and _started_after_all(api, late, timeout, entry):
                 # A busy site answers "start client" after the server stops waiting; its status tells.
                 entry["late_sites"] = late
                 error = None
@@ -1198,6 +1219,9 @@ def failure_message(result, commands, host, port, username, container, kit_dir):
         done = [c for i, c in enumerate(commands) if index is not None and i < index]
         rest = [c for i, c in enumerate(commands) if index is not None and i > index]
         msg = "Admin command '%s' failed: %s" % (command, text.strip())
+        if entry.get("late_status"):
+            msg += "\n(sites that did not answer, after %d s and one more start: %s)" % (
+                LATE_START_WAIT * 1.5, ", ".join("%s: %s" % kv for kv in sorted(entry["late_status"].items())))
         if done:
             msg += "\n(ran before it: %s)" % "; ".join(done)
         if rest:
