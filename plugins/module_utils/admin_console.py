@@ -823,14 +823,25 @@ def _unanswered(ref, reply, registered):
 LATE_START_WAIT = 20.0
 
 
-def _late_starts(verb, command, reply):
-    """The sites that gave "No replies" to a "start client" all others answered: else []."""
-    if verb != "start" or command.split()[1:2] != ["client"]:
+# Per-site commands whose reply line for a site that got them starts with this.
+_SITE_REPLY_OK = {"start": "Start the client", "deploy": "MMAR deployed"}
+
+
+def _late_sites(verb, command, reply):
+    """The sites that gave "No replies" to "start client" or "deploy MMAR client" while every other
+    site answered as it should: else []. A busy site answers after the server stops waiting."""
+    words = command.split()
+    target = words[1:2] if verb == "start" else words[2:3]
+    if verb not in _SITE_REPLY_OK or target != ["client"]:
         return []
     late = []
     data = reply.get("data") if isinstance(reply, dict) else None
     for item in (data if isinstance(data, list) else []):
-        if not (isinstance(item, dict) and item.get("type") == "string"):
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "error":
+            return []
+        if item.get("type") != "string":
             continue
         for line in (u"%s" % item.get("data", "")).splitlines():
             m = re.match(r"^instance:([^:]*?)\s?: (.*)$", line.strip())
@@ -838,9 +849,32 @@ def _late_starts(verb, command, reply):
                 continue
             if m.group(2).strip() == "No replies":
                 late.append(m.group(1).strip())
-            elif not m.group(2).startswith("Start the client"):
+            elif not m.group(2).startswith(_SITE_REPLY_OK[verb]):
                 return []
     return late
+
+
+def _redeployed(api, command, sites, timeout, entry, attempts=2, pause=2.0):
+    """Send the deploy again to the sites that did not answer (the runbook retries it too)."""
+    left = list(sites)
+    for _attempt in range(attempts):
+        time.sleep(pause)
+        entry.setdefault("redeployed_sites", []).extend(left)
+        out = _call(lambda: api.do_command(" ".join(command.split()[:3] + left)), timeout)
+        reply = out.get("value")
+        answered = set()
+        data = reply.get("data") if isinstance(reply, dict) else None
+        for item in (data if isinstance(data, list) else []):
+            if isinstance(item, dict) and item.get("type") == "string":
+                for line in (u"%s" % item.get("data", "")).splitlines():
+                    m = re.match(r"^instance:([^:]*?)\s?: (.*)$", line.strip())
+                    if m and m.group(2).startswith(_SITE_REPLY_OK["deploy"]):
+                        answered.add(m.group(1).strip())
+        left = [site for site in left if site not in answered]
+        if not left:
+            return True
+    entry["late_status"] = dict((site, "no reply to the deploy") for site in left)
+    return False
 
 
 def _client_states(api, timeout):
@@ -1003,9 +1037,12 @@ def _work(api, args, result, known, local_errors, timeout):
         if not error and index in per_site:
             error = _unanswered(per_site[index], entry["reply"], registered)
         if error:
-            late = _late_starts(args["verbs"][index], command, entry["reply"])
-            if late and _started_after_all(api, late, timeout, entry):
-                # A busy site answers "start client" after the server stops waiting; its status tells.
+            verb = args["verbs"][index]
+            late = _late_sites(verb, command, entry["reply"])
+            # A busy site answers after the server stops waiting: its status tells whether it
+            # started; a deploy it missed is sent to it again.
+            if late and (_started_after_all(api, late, timeout, entry) if verb == "start"
+                         else _redeployed(api, command, late, timeout, entry)):
                 entry["late_sites"] = late
                 error = None
         if error:
@@ -1220,7 +1257,7 @@ def failure_message(result, commands, host, port, username, container, kit_dir):
         rest = [c for i, c in enumerate(commands) if index is not None and i > index]
         msg = "Admin command '%s' failed: %s" % (command, text.strip())
         if entry.get("late_status"):
-            msg += "\n(sites that did not answer, after %d s and one more start: %s)" % (
+            msg += "\n(sites that did not answer, after waiting up to %d s and sending the command again: %s)" % (
                 LATE_START_WAIT * 1.5, ", ".join("%s: %s" % kv for kv in sorted(entry["late_status"].items())))
         if done:
             msg += "\n(ran before it: %s)" % "; ".join(done)

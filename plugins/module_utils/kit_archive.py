@@ -815,6 +815,8 @@ def _make_dirs(path, uid, gid):
     """Create path and its missing parents as private folders (0700), like ``mkdir -p -m 0700``."""
     missing = []
     while path and not os.path.isdir(path):
+        if os.path.lexists(path):
+            raise KitArchiveError("%s is in the way: it should be a folder but is not; move it away" % path, "io")
         missing.append(path)
         parent = os.path.dirname(path)
         if parent == path:
@@ -856,7 +858,10 @@ def copy_zip(copy_from, src, checksum, owner=None, group=None, check_mode=False)
     gid = resolve_gid(group)
     folder = os.path.dirname(os.path.abspath(src))
     _make_dirs(folder, uid, gid)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".clarafl-kit-copy-")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".clarafl-kit-copy-")
+    except (OSError, IOError) as exc:
+        raise KitArchiveError("cannot write into %s: %s" % (folder, exc), "io")
     try:
         with os.fdopen(fd, "wb") as out, open(copy_from, "rb") as inp:
             os.fchmod(out.fileno(), 0o600)

@@ -272,7 +272,7 @@ kits:
   elements: dict
   contains:
     src:
-      description: Absolute path of the kit's archive.
+      description: The kit's O(kits[].src), as given.
       type: str
       sample: /opt/clarafl/example_project/.kits/org1-a.zip
     changed:
