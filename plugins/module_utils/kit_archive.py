@@ -815,7 +815,7 @@ def _make_dirs(path, uid, gid):
     """Create path and its missing parents as private folders (0700), like ``mkdir -p -m 0700``."""
     missing = []
     while path and not os.path.isdir(path):
-        if os.path.lexists(path):
+        if os.path.lexists(path) and not os.path.isdir(path):
             raise KitArchiveError("%s is in the way: it should be a folder but is not; move it away" % path, "io")
         missing.append(path)
         parent = os.path.dirname(path)
@@ -877,49 +877,88 @@ def copy_zip(copy_from, src, checksum, owner=None, group=None, check_mode=False)
     return True
 
 
+# Several kits are installed by up to this many processes at once (decrypting is CPU-bound).
+PARALLEL_MIN_KITS = 4
+PARALLEL_MAX_WORKERS = 4
+
+
+def _install_one(kit, check_mode):
+    """One kit of install_kits: its result dict (failed, reason and msg when it could not be installed)."""
+    src = os.path.abspath(kit["src"])
+    dest = os.path.abspath(kit["dest"])
+    uid_gid = dict(owner=kit.get("owner"), group=kit.get("group"))
+    # The paths as given, so that a play can match the results with its own list.
+    result = {"src": kit["src"], "dest": kit["dest"], "copied": False}
+    try:
+        extract_from, record = src, kit.get("record")
+        if kit.get("copy_from"):
+            result["copied"] = copy_zip(kit["copy_from"], src, kit.get("checksum"), check_mode=check_mode, **uid_gid)
+            if check_mode and result["copied"]:
+                # Nothing was copied: predict from the archive that would have been.
+                extract_from, record = kit["copy_from"], None
+            if not check_mode:
+                _make_dirs(os.path.dirname(dest), resolve_uid(kit.get("owner")), resolve_gid(kit.get("group")))
+        if check_mode and not os.path.isdir(os.path.dirname(dest)) and kit.get("copy_from"):
+            extracted = {"changed": True, "created": True, "added": [], "changed_files": [], "removed": [],
+                         "encryption": "", "members": 0, "diff": {}}
+        else:
+            extracted = extract_kit(extract_from, dest, password=kit.get("password"),
+                                    mode=kit.get("mode", DEFAULT_ROOT_MODE),
+                                    private_mode=kit.get("private_mode", DEFAULT_PRIVATE_MODE),
+                                    check_mode=check_mode, record=record,
+                                    checksum=kit.get("checksum"), **uid_gid)
+        extracted.pop("dest", None)
+        result.update(extracted)
+        result["changed"] = bool(extracted["changed"] or result["copied"])
+    except KitArchiveError as exc:
+        result.update(changed=False, failed=True, reason=exc.reason,
+                      msg="Cannot extract kit %s into %s: %s" % (src, dest, exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        # Also inside a worker process: the parent still gets a sentence, not a traceback.
+        result.update(changed=False, failed=True, reason="io",
+                      msg="Cannot extract kit %s into %s: unexpected %s: %s" % (src, dest, type(exc).__name__, exc))
+    return result
+
+
+def _install_one_star(args):
+    return _install_one(*args)
+
+
+def _workers(count):
+    if count < PARALLEL_MIN_KITS:
+        return 1
+    try:
+        import multiprocessing
+        multiprocessing.get_context("fork")
+    except (ImportError, ValueError, AttributeError):
+        return 1
+    return max(1, min(count, os.cpu_count() or 1, PARALLEL_MAX_WORKERS))
+
+
 def install_kits(kits, check_mode=False, report_missing=False):
     """Install several kits, each a dict of extract_kit's arguments (src, dest, password, mode,
     private_mode, owner, group, record, checksum) plus an optional copy_from (see copy_zip).
 
-    Every kit is tried; one kit's failure leaves the others alone. Returns (results, failures):
-    one result dict per kit, in order (a failed kit's has failed, reason and msg), and the failed
-    ones. With report_missing, a kit whose src is missing or another archive than its checksum
-    names (and that has no copy_from) counts as a result to act on (ship the zip), not a failure.
+    Every kit is tried; one kit's failure leaves the others alone. From PARALLEL_MIN_KITS kits on,
+    they are installed by several processes at once (each kit has folders of its own). Returns
+    (results, failures): one result dict per kit, in order (a failed kit's has failed, reason and
+    msg), and the failed ones. With report_missing, a kit whose src is missing or another archive
+    than its checksum names (and that has no copy_from) counts as a result to act on (ship the
+    zip), not a failure.
     """
-    results = []
-    failures = []
-    for kit in kits:
-        src = os.path.abspath(kit["src"])
-        dest = os.path.abspath(kit["dest"])
-        uid_gid = dict(owner=kit.get("owner"), group=kit.get("group"))
-        # The paths as given, so that a play can match the results with its own list.
-        result = {"src": kit["src"], "dest": kit["dest"], "copied": False}
+    kits = list(kits)
+    workers = _workers(len(kits))
+    if workers > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("fork").Pool(workers)
         try:
-            extract_from, record = src, kit.get("record")
-            if kit.get("copy_from"):
-                result["copied"] = copy_zip(kit["copy_from"], src, kit.get("checksum"), check_mode=check_mode,
-                                            **uid_gid)
-                if check_mode and result["copied"]:
-                    # Nothing was copied: predict from the archive that would have been.
-                    extract_from, record = kit["copy_from"], None
-                if not check_mode:
-                    _make_dirs(os.path.dirname(dest), resolve_uid(kit.get("owner")), resolve_gid(kit.get("group")))
-            if check_mode and not os.path.isdir(os.path.dirname(dest)) and kit.get("copy_from"):
-                extracted = {"changed": True, "created": True, "added": [], "changed_files": [], "removed": [],
-                             "encryption": "", "members": 0, "diff": {}}
-            else:
-                extracted = extract_kit(extract_from, dest, password=kit.get("password"),
-                                        mode=kit.get("mode", DEFAULT_ROOT_MODE),
-                                        private_mode=kit.get("private_mode", DEFAULT_PRIVATE_MODE),
-                                        check_mode=check_mode, record=record,
-                                        checksum=kit.get("checksum"), **uid_gid)
-            extracted.pop("dest", None)
-            result.update(extracted)
-            result["changed"] = bool(extracted["changed"] or result["copied"])
-        except KitArchiveError as exc:
-            result.update(changed=False, failed=True, reason=exc.reason,
-                          msg="Cannot extract kit %s into %s: %s" % (src, dest, exc))
-            if not (report_missing and exc.reason in SHIPPABLE_REASONS and not kit.get("copy_from")):
-                failures.append(result)
-        results.append(result)
+            results = pool.map(_install_one_star, [(kit, check_mode) for kit in kits], chunksize=1)
+        finally:
+            pool.close()
+            pool.join()
+    else:
+        results = [_install_one(kit, check_mode) for kit in kits]
+    failures = [result for kit, result in zip(kits, results)
+                if result.get("failed")
+                and not (report_missing and result.get("reason") in SHIPPABLE_REASONS and not kit.get("copy_from"))]
     return results, failures

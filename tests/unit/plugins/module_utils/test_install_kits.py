@@ -93,8 +93,8 @@ def test_several_kits_in_order_with_the_paths_as_given(tmp_path, workspace, monk
     ]
     results, failures = install_kits(kits)
     assert failures == []
-    assert [(r["src"], r["dest"]) for r in results] == [("ws/site-b.zip", "sites/b"),
-                                                       (workspace["a"], str(tmp_path / "sites" / "a"))]
+    assert [(r["src"], r["dest"]) for r in results] == [
+        ("ws/site-b.zip", "sites/b"), (workspace["a"], str(tmp_path / "sites" / "a"))]
     for r in results:
         assert r["changed"] is True and r["created"] is True and r["copied"] is False
         assert not r.get("failed") and r["encryption"] == "zipcrypto" and r["members"] == 4
@@ -423,7 +423,6 @@ def test_a_corrupt_member_is_not_kept(tmp_path):
         archive.close()
 
 
-
 # ----------------------------------------------------------------------------- a file where a folder should be
 
 
@@ -443,3 +442,32 @@ def test_a_file_in_the_way_of_src_fails_only_that_kit(tmp_path, workspace):
         assert mode_of(str(blocker)) == 0o644  # the user's file is not chmodded
     assert failures == [results[0]] and results[0]["reason"] == "io"
     _assert_kit(str(tmp_path / "sites" / "b"), "site-b")
+
+
+def test_many_kits_are_installed_by_several_processes_in_order(tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    names = ["site-%d" % i for i in range(6)]
+    zips = [make_cli_zip(ws, _files(name), password=PASSWORD, name=name + ".zip") for name in names]
+    (tmp_path / "sites").mkdir()
+    kits = [{"src": z, "dest": str(tmp_path / "sites" / n), "password": PASSWORD} for n, z in zip(names, zips)]
+    kits[3]["password"] = PASSWORD_B  # one wrong password among them
+    assert kit_archive._workers(len(kits)) > 1 or (os.cpu_count() or 1) == 1
+    pids = []
+    real = kit_archive._install_one
+
+    def recording(kit, check_mode):
+        result = real(kit, check_mode)
+        result["pid"] = os.getpid()
+        return result
+
+    monkeypatch.setattr(kit_archive, "_install_one", recording)
+    results, failures = install_kits(kits)
+    pids = set(r.pop("pid") for r in results)
+    assert [r["dest"] for r in results] == [k["dest"] for k in kits]
+    assert failures == [results[3]] and results[3]["reason"] == "wrong_password"
+    assert not os.path.exists(kits[3]["dest"])
+    for i in (0, 1, 2, 4, 5):
+        _assert_kit(kits[i]["dest"], names[i])
+    if (os.cpu_count() or 1) > 1:
+        assert os.getpid() not in pids  # the work was done in worker processes
