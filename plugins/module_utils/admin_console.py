@@ -854,7 +854,7 @@ def _late_sites(verb, command, reply):
     return late
 
 
-def _redeployed(api, command, sites, timeout, entry, attempts=2, pause=2.0):
+def _redeployed(api, command, sites, timeout, entry, attempts=3, pause=3.0):
     """Send the deploy again to the sites that did not answer (the runbook retries it too)."""
     left = list(sites)
     for _attempt in range(attempts):

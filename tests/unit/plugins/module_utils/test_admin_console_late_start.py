@@ -329,5 +329,6 @@ def test_a_site_that_never_answers_the_deploy_is_named(driver, monkeypatch):
     entry = {}
     assert driver["_redeployed"](api, "deploy app client", ["site-b", "site-c"], 5, entry) is False
     # Each retry goes only to the sites still missing.
-    assert api.sent == ["deploy app client site-b site-c", "deploy app client site-b site-c"]
+    assert api.sent == ["deploy app client site-b site-c", "deploy app client site-b site-c",
+                        "deploy app client site-c"]
     assert entry["late_status"] == {"site-c": "no reply to the deploy"}
