@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the containers of one machine in one call, the way Compose does.
+
+The caller labels each container with what it is made from (a hash of its settings, the kit's
+fingerprint). A container that carries every wanted label, runs the image its tag names now and
+is running is left alone; one that is only stopped is started; any other is replaced. Creation
+and start go to the engine a few at a time: twenty sites on one machine cost one module call and
+about the time of a few ``docker run``, not twenty module calls.
+
+Plain functions (``create_kwargs``, ``decide``, ``plan``, ``parse_ulimit``) hold the rules and
+are unit-tested without an engine; ``run`` applies a plan through a Docker SDK client.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - depends on the host
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = str(_exc)
+
+    class DockerException(Exception):  # stand-ins so except clauses stay valid
+        pass
+
+    class APIError(DockerException):
+        pass
+
+    class NotFound(APIError):
+        pass
+
+    class ImageNotFound(NotFound):
+        pass
+
+# What a container needs, and what each decision does.
+NONE = "none"          # running, made from what is wanted: left alone
+START = "start"        # stopped, made from what is wanted: started
+CREATE = "create"      # absent: created and started
+RECREATE = "recreate"  # made from something else: removed, created and started
+ACTIONS = (NONE, START, CREATE, RECREATE)
+
+# Restart policies the engine knows (docker run --restart).
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+DEFAULT_WORKERS = 4
+
+
+class ContainersError(Exception):
+    """A message for the user: what is wrong and what to do."""
+
+
+def parse_ulimit(text):
+    """``name:soft[:hard]`` (docker run --ulimit) -> {'name', 'soft', 'hard'}; hard defaults to soft."""
+    parts = str(text).split(":")
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise ContainersError("ulimit %r is not name:soft or name:soft:hard (for example memlock:-1:-1)" % (text,))
+    try:
+        soft = int(parts[1])
+        hard = int(parts[2]) if len(parts) == 3 else soft
+    except ValueError:
+        raise ContainersError("ulimit %r: the limits must be whole numbers (-1 for unlimited)" % (text,))
+    return {"name": parts[0], "soft": soft, "hard": hard}
+
+
+def parse_tmpfs(entries):
+    """['/tmp:mode=1777', '/run'] -> {'/tmp': 'mode=1777', '/run': ''}."""
+    mounts = {}
+    for entry in entries or []:
+        path, _sep, options = str(entry).partition(":")
+        if not path.startswith("/"):
+            raise ContainersError("tmpfs %r must start with an absolute path inside the container" % (entry,))
+        mounts[path] = options
+    return mounts
+
+
+def restart_policy(name):
+    """The engine's restart policy document for a docker run --restart name."""
+    name = name or "no"
+    if name not in RESTART_POLICIES:
+        raise ContainersError("restart_policy %r is not one of %s" % (name, ", ".join(RESTART_POLICIES)))
+    policy = {"Name": name}
+    if name == "on-failure":
+        policy["MaximumRetryCount"] = 0
+    return policy
+
+
+def create_kwargs(spec):
+    """Keyword arguments for the SDK's ``containers.create`` from one container's spec."""
+    if not spec.get("name"):
+        raise ContainersError("every container needs a name")
+    if not spec.get("image"):
+        raise ContainersError("container %s has no image" % spec["name"])
+    kwargs = {
+        "image": spec["image"],
+        "name": spec["name"],
+        "detach": True,
+        "labels": dict((str(k), str(v)) for k, v in (spec.get("labels") or {}).items()),
+        "restart_policy": restart_policy(spec.get("restart_policy")),
+    }
+    if spec.get("command"):
+        kwargs["command"] = list(spec["command"]) if isinstance(spec["command"], (list, tuple)) else spec["command"]
+    if spec.get("init"):
+        kwargs["init"] = True
+    if spec.get("env"):
+        kwargs["environment"] = dict((str(k), str(v)) for k, v in spec["env"].items())
+    if spec.get("volumes"):
+        kwargs["volumes"] = [str(v) for v in spec["volumes"]]
+    if spec.get("tmpfs"):
+        kwargs["tmpfs"] = parse_tmpfs(spec["tmpfs"])
+    if spec.get("etc_hosts"):
+        kwargs["extra_hosts"] = dict((str(k), str(v)) for k, v in spec["etc_hosts"].items())
+    if spec.get("device_requests"):
+        # The SDK turns each dict into a DeviceRequest (driver, count, device_ids, capabilities, options).
+        kwargs["device_requests"] = [dict((k, v) for k, v in req.items() if v is not None)
+                                     for req in spec["device_requests"]]
+    for key in ("network_mode", "ipc_mode", "shm_size"):
+        if spec.get(key):
+            kwargs[key] = spec[key]
+    if spec.get("ulimits"):
+        kwargs["ulimits"] = [parse_ulimit(u) for u in spec["ulimits"]]
+    return kwargs
+
+
+def decide(spec, found, image_id):
+    """What container SPEC needs, given FOUND (the engine's inspect document, or None) and the
+    image ID its tag names now."""
+    if found is None:
+        return CREATE
+    labels = (found.get("Config") or {}).get("Labels") or {}
+    wanted = spec.get("labels") or {}
+    same = all(labels.get(str(k)) == str(v) for k, v in wanted.items()) and found.get("Image") == image_id
+    if not same:
+        return RECREATE
+    # A paused container counts as running: pausing is somebody's decision (fl_admin heals a hung site).
+    return NONE if (found.get("State") or {}).get("Running") else START
+
+
+def plan(specs, found_by_name, image_ids):
+    """[(spec, action)] for SPECS; found_by_name maps a name to its inspect document (or None)."""
+    names = [s["name"] for s in specs]
+    twice = sorted(set(n for n in names if names.count(n) > 1))
+    if twice:
+        raise ContainersError("container names must be unique, given more than once: %s" % ", ".join(twice))
+    return [(spec, decide(spec, found_by_name.get(spec["name"]), image_ids[spec["image"]])) for spec in specs]
+
+
+def docker_client(docker_host=None, timeout=60, version=None):
+    """A docker.DockerClient for docker_host (or the environment's DOCKER_HOST / local socket)."""
+    if not HAS_DOCKER:
+        raise ContainersError("The Python package 'docker' (Docker SDK for Python) is required on the host: %s "
+                              "(the docker role installs it as docker_python_packages)" % DOCKER_IMPORT_ERROR)
+    try:
+        if docker_host:
+            return docker.DockerClient(base_url=docker_host, timeout=int(timeout), version=version or "auto")
+        return docker.from_env(timeout=int(timeout), version=version or "auto")
+    except DockerException as exc:
+        raise ContainersError("Cannot connect to the Docker engine at %s: %s. Start it, or run the docker role "
+                              "(--tags docker)." % (docker_host or "the default socket", exc))
+
+
+def _explain(exc):
+    text = getattr(exc, "explanation", None) or str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text
+
+
+def inspect(client, specs):
+    """({name: inspect document or None}, {image: id}) for SPECS."""
+    image_ids = {}
+    for image in sorted(set(s["image"] for s in specs)):
+        try:
+            image_ids[image] = client.api.inspect_image(image)["Id"]
+        except ImageNotFound:
+            raise ContainersError("The image %s is not on this host: run the clara_image role first "
+                                  "(ansible-playbook site.yml --tags clara_image)." % image)
+        except DockerException as exc:
+            raise ContainersError("Could not read the image %s: %s" % (image, _explain(exc)))
+    found = {}
+    for spec in specs:
+        try:
+            found[spec["name"]] = client.api.inspect_container(spec["name"])
+        except NotFound:
+            found[spec["name"]] = None
+        except DockerException as exc:
+            raise ContainersError("Could not read the container %s: %s" % (spec["name"], _explain(exc)))
+    return found, image_ids
+
+
+def _apply_one(client, spec, action):
+    """Do ACTION for SPEC; return the container's ID."""
+    name = spec["name"]
+    if action == START:
+        client.api.start(name)
+        return client.api.inspect_container(name)["Id"]
+    if action == RECREATE:
+        client.api.remove_container(name, force=True)
+    container = client.containers.create(**create_kwargs(spec))
+    container.start()
+    return container.id
+
+
+def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS):
+    """Bring SPECS to their wanted state. client_factory() returns a Docker SDK client; each worker
+    thread gets its own. Returns ({name: {'action', 'id', 'error'?}} in the order of SPECS, the inspect
+    documents found before); raises ContainersError only before anything was changed."""
+    client = client_factory()
+    found, image_ids = inspect(client, specs)
+    steps = plan(specs, found, image_ids)
+    # Validate every spec before the first change: a bad ulimit must not leave half a machine replaced.
+    for spec, action in steps:
+        if action in (CREATE, RECREATE):
+            create_kwargs(spec)
+    results = {}
+    for spec, action in steps:
+        before = found[spec["name"]]
+        results[spec["name"]] = {"action": action, "id": before["Id"] if before else None}
+    todo = [(spec, action) for spec, action in steps if action != NONE]
+    if check_mode or not todo:
+        return results, found
+
+    local = threading.local()
+    lock = threading.Lock()
+
+    def work(index):
+        spec, action = todo[index]
+        if not hasattr(local, "client"):
+            local.client = client if index == 0 else client_factory()
+        try:
+            container_id = _apply_one(local.client, spec, action)
+            with lock:
+                results[spec["name"]]["id"] = container_id
+        except DockerException as exc:
+            with lock:
+                results[spec["name"]]["error"] = _explain(exc)
+
+    count = max(1, min(int(workers), len(todo)))
+    if count == 1:
+        for index in range(len(todo)):
+            work(index)
+        return results, found
+    pending = list(range(len(todo)))
+    threads = []
+
+    def drain():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                index = pending.pop(0)
+            work(index)
+
+    for _worker in range(count):
+        thread = threading.Thread(target=drain)
+        thread.daemon = True
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    return results, found
+
+
+def failures(results):
+    """One line per container whose action failed, for the module's message."""
+    return ["%s (%s): %s" % (name, item["action"], item["error"])
+            for name, item in results.items() if item.get("error")]
+
+
+def diff(specs, found, results):
+    """Before/after of each container that changes: its state and the labels that describe it."""
+    before, after = {}, {}
+    for spec in specs:
+        item = results[spec["name"]]
+        if item["action"] == NONE:
+            continue
+        doc = found.get(spec["name"])
+        if doc is None:
+            before[spec["name"]] = "absent"
+        else:
+            state = "running" if (doc.get("State") or {}).get("Running") else "stopped"
+            labels = (doc.get("Config") or {}).get("Labels") or {}
+            before[spec["name"]] = {"state": state, "labels": dict((k, labels.get(k)) for k in (spec.get("labels") or {}))}
+        after[spec["name"]] = {"state": "running", "labels": dict(spec.get("labels") or {})}
+    return {"before": before, "after": after}

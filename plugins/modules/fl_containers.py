@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fl_containers
+short_description: Run the FL containers of one machine in one call, left alone when their labels match
+version_added: 0.1.0
+author: clarafl.federation maintainers (@clarafl)
+description:
+  - Brings each container in O(containers) to running, the way Compose does with its config hash.
+  - A container that carries every label in its O(containers[].labels), runs the image its O(containers[].image)
+    names now and is running is left alone. One that matches but is stopped is started. Any other is removed and
+    created again; an absent one is created. The caller puts what the container is made from into its labels (the
+    FL client role labels each site's container with a hash of its settings and the fingerprint of its kit).
+  - Settings are not compared one by one as M(community.docker.docker_container) does, so a container changed
+    by hand behind a matching label is left alone; remove it to have it made again.
+  - The containers are created and started a few at a time (O(parallel)). The FL client role calls this once per
+    machine for all the sites it runs, where one M(community.docker.docker_container) call per site cost about
+    half a second of CPU each.
+  - Every setting is checked before the first change. An engine error for one container does not stop the others;
+    the module then fails and names each container that failed and why.
+requirements:
+  - Docker SDK for Python (C(docker)) on the host; the P(clarafl.federation.docker#role) role installs it.
+options:
+  containers:
+    description: The containers to run.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The container's name.
+        type: str
+        required: true
+      image:
+        description: The image, by name and tag. It must be on the host already.
+        type: str
+        required: true
+      command:
+        description: The command, as a list of arguments.
+        type: list
+        elements: str
+      init:
+        description: Run an init process as PID 1 that reaps zombies and forwards signals (C(docker run --init)).
+        type: bool
+        default: false
+      env:
+        description: Environment variables.
+        type: dict
+      volumes:
+        description: Bind mounts as C(host_path:container_path[:ro]).
+        type: list
+        elements: str
+      tmpfs:
+        description: Memory-backed mounts as C(container_path[:options]), for example C(/tmp:mode=1777).
+        type: list
+        elements: str
+      etc_hosts:
+        description: Extra C(/etc/hosts) entries, name to address.
+        type: dict
+      device_requests:
+        description:
+          - Devices to ask the engine for, as in M(community.docker.docker_container)'s O(community.docker.docker_container#module:device_requests)
+            (C(driver), C(count), C(device_ids), C(capabilities), C(options)); C(driver=nvidia) for GPUs.
+        type: list
+        elements: dict
+      network_mode:
+        description: The network mode, for example C(host).
+        type: str
+      ipc_mode:
+        description: The IPC mode, for example C(host).
+        type: str
+      shm_size:
+        description: The size of C(/dev/shm), for example C(1g).
+        type: str
+      ulimits:
+        description: Limits as C(name:soft[:hard]), for example C(memlock:-1:-1).
+        type: list
+        elements: str
+      restart_policy:
+        description: The restart policy.
+        type: str
+        choices: ["no", always, unless-stopped, on-failure]
+        default: "no"
+      labels:
+        description: Labels; they also decide whether the container is left alone (see the description).
+        type: dict
+  parallel:
+    description: How many containers are created and started at the same time.
+    type: int
+    default: 4
+  docker_host:
+    description: The Docker engine's address; by default C(DOCKER_HOST) or the local socket.
+    type: str
+  timeout:
+    description: Seconds to wait for each answer of the Docker engine.
+    type: int
+    default: 60
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The state and the wanted labels of each container that is started, created or replaced.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: community.docker.docker_container
+"""
+
+EXAMPLES = r"""
+- name: Run the client containers of two sites on this machine
+  clarafl.federation.fl_containers:
+    containers:
+      - name: clarafl-example-org1-a
+        image: clarafl/clara-train-cpu:4.0
+        command: [bash, -c, cd /workspace/site/startup && exec ./sub_start.sh]
+        init: true
+        volumes: [/opt/clarafl/example/org1-a:/workspace/site]
+        tmpfs: [/tmp:mode=1777]
+        network_mode: host
+        restart_policy: unless-stopped
+        labels:
+          org.clarafl.site: org1-a
+          org.clarafl.config: "{{ org1_a_settings | to_json | hash('sha256') }}"
+      - name: clarafl-example-org1-b
+        image: clarafl/clara-train-cpu:4.0
+        command: [bash, -c, cd /workspace/site/startup && exec ./sub_start.sh]
+        init: true
+        volumes: [/opt/clarafl/example/org1-b:/workspace/site]
+        network_mode: host
+        restart_policy: unless-stopped
+        labels:
+          org.clarafl.site: org1-b
+  register: started
+
+- name: Name the sites whose container was (re)started
+  ansible.builtin.debug:
+    msg: "{{ started.containers | dict2items | rejectattr('value.action', 'equalto', 'none') | map(attribute='key') }}"
+"""
+
+RETURN = r"""
+containers:
+  description: One entry per container, by name.
+  returned: always
+  type: dict
+  sample:
+    clarafl-example-org1-a: {action: none, id: 5d1c0e...}
+    clarafl-example-org1-b: {action: recreate, id: 9a7f31...}
+  contains:
+    action:
+      description:
+        - C(none) (left alone), C(start) (was stopped), C(create) (was absent) or C(recreate) (was made from
+          something else). In check mode, what would be done.
+      type: str
+      returned: always
+    id:
+      description: The container's ID; in check mode the ID before, or null for one to create.
+      type: str
+      returned: always
+    error:
+      description: The engine's error, for a container whose action failed.
+      type: str
+      returned: when the action failed
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.clarafl.federation.plugins.module_utils.containers import (
+    NONE,
+    ContainersError,
+    diff,
+    docker_client,
+    failures,
+    run,
+)
+
+CONTAINER_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    image=dict(type="str", required=True),
+    command=dict(type="list", elements="str"),
+    init=dict(type="bool", default=False),
+    env=dict(type="dict"),
+    volumes=dict(type="list", elements="str"),
+    tmpfs=dict(type="list", elements="str"),
+    etc_hosts=dict(type="dict"),
+    device_requests=dict(type="list", elements="dict"),
+    network_mode=dict(type="str"),
+    ipc_mode=dict(type="str"),
+    shm_size=dict(type="str"),
+    ulimits=dict(type="list", elements="str"),
+    restart_policy=dict(type="str", default="no", choices=["no", "always", "unless-stopped", "on-failure"]),
+    labels=dict(type="dict"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            containers=dict(type="list", elements="dict", required=True, options=CONTAINER_OPTIONS),
+            parallel=dict(type="int", default=4),
+            docker_host=dict(type="str"),
+            timeout=dict(type="int", default=60),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["parallel"] < 1 or p["timeout"] < 1:
+        module.fail_json(msg="parallel and timeout must be at least 1, got %s and %s" % (p["parallel"], p["timeout"]))
+    specs = p["containers"]
+    shared = {}
+
+    def client_factory():
+        # The first client learns the engine's API version; the workers' clients reuse it.
+        client = docker_client(p["docker_host"], p["timeout"], shared.get("version"))
+        shared.setdefault("version", client.api.api_version)
+        return client
+
+    try:
+        results, found = run(client_factory, specs, check_mode=module.check_mode, workers=p["parallel"])
+    except ContainersError as exc:
+        module.fail_json(msg=str(exc), containers={})
+    changed = any(item["action"] != NONE for item in results.values())
+    out = dict(changed=changed, containers=results)
+    if module._diff:
+        out["diff"] = diff(specs, found, results)
+    failed = failures(results)
+    if failed:
+        module.fail_json(msg="The Docker engine refused %d of %d container(s): %s" % (len(failed), len(specs), "; ".join(failed)),
+                         **out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rules of fl_containers: what each container needs, and the engine's create arguments."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.clarafl.federation.plugins.module_utils import containers as c
+
+IMAGE_ID = "sha256:" + "a" * 64
+
+
+def _spec(**over):
+    spec = {"name": "fed-org1", "image": "clarafl/clara-train-cpu:4.0",
+            "labels": {"org.clarafl.config": "h1", "org.clarafl.kit": "k1"}}
+    spec.update(over)
+    return spec
+
+
+def _found(running=True, labels=None, image=IMAGE_ID):
+    return {"Id": "c" * 64, "Image": image, "State": {"Running": running},
+            "Config": {"Labels": {"org.clarafl.config": "h1", "org.clarafl.kit": "k1", "other": "x"}
+                       if labels is None else labels}}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("memlock:-1:-1", {"name": "memlock", "soft": -1, "hard": -1}),
+    ("stack:67108864:67108864", {"name": "stack", "soft": 67108864, "hard": 67108864}),
+    ("nofile:1024", {"name": "nofile", "soft": 1024, "hard": 1024}),
+])
+def test_ulimits_read_like_docker_run(text, expected):
+    assert c.parse_ulimit(text) == expected
+
+
+@pytest.mark.parametrize("text", ["memlock", ":1:1", "memlock:lots", "a:1:2:3"])
+def test_a_bad_ulimit_is_one_sentence(text):
+    with pytest.raises(c.ContainersError, match="ulimit"):
+        c.parse_ulimit(text)
+
+
+def test_tmpfs_and_restart_policy():
+    assert c.parse_tmpfs(["/tmp:mode=1777", "/run"]) == {"/tmp": "mode=1777", "/run": ""}
+    with pytest.raises(c.ContainersError, match="absolute path"):
+        c.parse_tmpfs(["tmp"])
+    assert c.restart_policy("unless-stopped") == {"Name": "unless-stopped"}
+    assert c.restart_policy(None) == {"Name": "no"}
+    assert c.restart_policy("on-failure") == {"Name": "on-failure", "MaximumRetryCount": 0}
+    with pytest.raises(c.ContainersError, match="restart_policy"):
+        c.restart_policy("sometimes")
+
+
+def test_create_kwargs_map_the_client_settings():
+    spec = _spec(command=["bash", "-c", "exec ./sub_start.sh"], init=True,
+                 volumes=["/opt/kits/org1:/workspace/site", "/data/org1:/workspace/data:ro"],
+                 tmpfs=["/tmp:mode=1777"], etc_hosts={"fl-server": "10.147.17.2"},
+                 device_requests=[{"driver": "nvidia", "count": -1, "device_ids": None, "capabilities": [["gpu"]]}],
+                 network_mode="host", ipc_mode="host", shm_size="1g",
+                 ulimits=["memlock:-1:-1"], restart_policy="unless-stopped", env={"A": 1})
+    kwargs = c.create_kwargs(spec)
+    assert kwargs == {
+        "image": "clarafl/clara-train-cpu:4.0", "name": "fed-org1", "detach": True,
+        "labels": {"org.clarafl.config": "h1", "org.clarafl.kit": "k1"},
+        "restart_policy": {"Name": "unless-stopped"},
+        "command": ["bash", "-c", "exec ./sub_start.sh"], "init": True, "environment": {"A": "1"},
+        "volumes": ["/opt/kits/org1:/workspace/site", "/data/org1:/workspace/data:ro"],
+        "tmpfs": {"/tmp": "mode=1777"}, "extra_hosts": {"fl-server": "10.147.17.2"},
+        # None values are left out: the engine rejects a null DeviceIDs next to a count
+        "device_requests": [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}],
+        "network_mode": "host", "ipc_mode": "host", "shm_size": "1g",
+        "ulimits": [{"name": "memlock", "soft": -1, "hard": -1}],
+    }
+
+
+def test_empty_settings_are_left_to_the_engine():
+    kwargs = c.create_kwargs(_spec(command=[], volumes=[], tmpfs=[], etc_hosts={}, device_requests=[],
+                                   network_mode="", ipc_mode="", shm_size="", ulimits=[]))
+    assert sorted(kwargs) == ["detach", "image", "labels", "name", "restart_policy"]
+    with pytest.raises(c.ContainersError, match="no image"):
+        c.create_kwargs(_spec(image=""))
+
+
+@pytest.mark.parametrize("found, image_id, action", [
+    (None, IMAGE_ID, c.CREATE),
+    (_found(), IMAGE_ID, c.NONE),
+    (_found(running=False), IMAGE_ID, c.START),
+    (_found(), "sha256:" + "b" * 64, c.RECREATE),  # the tag names another image now
+    (_found(labels={"org.clarafl.config": "h0", "org.clarafl.kit": "k1"}), IMAGE_ID, c.RECREATE),  # settings changed
+    (_found(labels={"org.clarafl.config": "h1", "org.clarafl.kit": "k0"}), IMAGE_ID, c.RECREATE),  # new kit
+    (_found(labels={}), IMAGE_ID, c.RECREATE),  # made by someone else
+    (_found(running=False, image="sha256:" + "b" * 64), IMAGE_ID, c.RECREATE),
+])
+def test_decide(found, image_id, action):
+    assert c.decide(_spec(), found, image_id) == action
+
+
+def test_plan_refuses_a_name_given_twice():
+    with pytest.raises(c.ContainersError, match="more than once: fed-org1"):
+        c.plan([_spec(), _spec()], {}, {"clarafl/clara-train-cpu:4.0": IMAGE_ID})
+
+
+def test_diff_shows_only_what_changes():
+    specs = [_spec(), _spec(name="fed-org2"), _spec(name="fed-org3")]
+    found = {"fed-org1": _found(), "fed-org2": _found(running=False), "fed-org3": None}
+    results = {"fed-org1": {"action": c.NONE}, "fed-org2": {"action": c.START}, "fed-org3": {"action": c.CREATE}}
+    d = c.diff(specs, found, results)
+    assert sorted(d["before"]) == ["fed-org2", "fed-org3"]
+    assert d["before"]["fed-org3"] == "absent"
+    assert d["before"]["fed-org2"] == {"state": "stopped", "labels": {"org.clarafl.config": "h1", "org.clarafl.kit": "k1"}}
+    assert d["after"]["fed-org2"]["state"] == "running"
+
+
+def test_failures_name_each_container():
+    results = {"a": {"action": c.CREATE, "error": "no such driver: nvidia"}, "b": {"action": c.NONE}}
+    assert c.failures(results) == ["a (create): no such driver: nvidia"]

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fl_containers module, run in-process as Ansible runs it, against this machine's Docker engine."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import uuid
+
+import pytest
+
+from module_runner import run_module
+from ansible_collections.clarafl.federation.plugins.modules import fl_containers
+
+docker = pytest.importorskip("docker")
+
+# A small image the test setup (scripts/build-images.sh) always has.
+IMAGE = "python:3.8-slim"
+
+
+@pytest.fixture
+def engine():
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        client.images.get(IMAGE)
+    except Exception as exc:  # pylint: disable=broad-except
+        if os.environ.get("CLARAFL_REQUIRE_ENGINE") == "1":
+            raise
+        pytest.skip("no Docker engine with %s here: %s" % (IMAGE, exc))
+    label = "clarafl-unit-%s" % uuid.uuid4().hex[:8]
+    yield client, label
+    for container in client.containers.list(all=True, filters={"label": "org.clarafl.test=%s" % label}):
+        container.remove(force=True)
+
+
+def _specs(label, names, config="h1", **extra):
+    specs = []
+    for name in names:
+        spec = {"name": "%s-%s" % (label, name), "image": IMAGE, "command": ["sleep", "300"], "init": True,
+                "tmpfs": ["/tmp:mode=1777"], "ulimits": ["nofile:1024:2048"], "restart_policy": "unless-stopped",
+                "labels": {"org.clarafl.test": label, "org.clarafl.config": config, "org.clarafl.site": name}}
+        spec.update(extra)
+        specs.append(spec)
+    return specs
+
+
+def _run(capsys, specs, **kw):
+    args = {"containers": specs}
+    args.update(kw.pop("args", {}))
+    return run_module(fl_containers, args, capsys, **kw)[0]
+
+
+def test_creates_then_leaves_alone_then_starts_and_replaces(engine, capsys):
+    client, label = engine
+    specs = _specs(label, ["a", "b", "c"])
+    first = _run(capsys, specs)
+    assert first["changed"] is True and not first.get("failed"), first
+    assert sorted(item["action"] for item in first["containers"].values()) == ["create"] * 3
+    made = client.containers.get(specs[0]["name"])
+    assert made.status == "running"
+    host = made.attrs["HostConfig"]
+    assert host["Init"] is True and host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert host["Tmpfs"] == {"/tmp": "mode=1777"}
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    assert made.attrs["Config"]["Labels"]["org.clarafl.site"] == "a"
+
+    again = _run(capsys, specs)
+    assert again["changed"] is False, again
+    assert set(item["action"] for item in again["containers"].values()) == {"none"}
+    assert again["containers"][specs[0]["name"]]["id"] == made.id
+
+    client.containers.get(specs[1]["name"]).stop(timeout=1)
+    changed = _specs(label, ["a", "b", "c"])
+    changed[2]["labels"]["org.clarafl.config"] = "h2"
+    third = _run(capsys, changed, diff=True)
+    actions = dict((name, item["action"]) for name, item in third["containers"].items())
+    assert actions == {specs[0]["name"]: "none", specs[1]["name"]: "start", specs[2]["name"]: "recreate"}
+    assert client.containers.get(specs[1]["name"]).status == "running"
+    replaced = client.containers.get(specs[2]["name"])
+    assert replaced.attrs["Config"]["Labels"]["org.clarafl.config"] == "h2"
+    assert third["containers"][specs[2]["name"]]["id"] == replaced.id
+    assert third["diff"]["before"][specs[1]["name"]]["state"] == "stopped"
+    assert third["diff"]["after"][specs[2]["name"]]["labels"]["org.clarafl.config"] == "h2"
+
+
+def test_check_mode_changes_nothing(engine, capsys):
+    client, label = engine
+    specs = _specs(label, ["a", "b"])
+    result = _run(capsys, specs, check_mode=True)
+    assert result["changed"] is True
+    assert [item["action"] for item in result["containers"].values()] == ["create", "create"]
+    assert client.containers.list(all=True, filters={"label": "org.clarafl.test=%s" % label}) == []
+
+
+def test_a_missing_image_stops_before_any_change(engine, capsys):
+    client, label = engine
+    specs = _specs(label, ["a"]) + _specs(label, ["b"], image="clarafl/no-such-image:0")
+    result = _run(capsys, specs)
+    assert result["failed"] is True
+    assert "clarafl/no-such-image:0 is not on this host" in result["msg"] and "clara_image" in result["msg"]
+    assert client.containers.list(all=True, filters={"label": "org.clarafl.test=%s" % label}) == []
+
+
+def test_a_bad_setting_stops_before_any_change(engine, capsys):
+    client, label = engine
+    specs = _specs(label, ["a"]) + _specs(label, ["b"], ulimits=["memlock:lots"])
+    result = _run(capsys, specs)
+    assert result["failed"] is True and "memlock:lots" in result["msg"], result
+    assert client.containers.list(all=True, filters={"label": "org.clarafl.test=%s" % label}) == []
+
+
+def test_an_engine_refusal_names_the_container_and_the_others_run(engine, capsys):
+    client, label = engine
+    good = _specs(label, ["a"])
+    # A bind mount of a relative path: the engine refuses it when the container is created.
+    bad = _specs(label, ["b"], volumes=["relative/dir:/data"])
+    result = _run(capsys, good + bad)
+    assert result["failed"] is True
+    assert "refused 1 of 2" in result["msg"] and bad[0]["name"] + " (create)" in result["msg"], result["msg"]
+    assert result["containers"][good[0]["name"]]["action"] == "create"
+    assert client.containers.get(good[0]["name"]).status == "running"
+
+
+def test_parallel_must_be_positive(engine, capsys):
+    _client, label = engine
+    result = _run(capsys, _specs(label, ["a"]), args={"parallel": 0})
+    assert result["failed"] is True and "parallel" in result["msg"]
