@@ -45,7 +45,8 @@ def fl_training_summary(summary):
     if summary.get('server_recovered'):
         lines.append('The server lost the run (it was restarted during the training): trained again from round 0.')
     if summary.get('healed'):
-        lines.append('Restarted because they stopped making progress: %s' % ', '.join(summary['healed']))
+        lines.append('Restarted and brought back (their start hung or they stopped making progress): %s'
+                     % ', '.join(summary['healed']))
     metrics = summary.get('metrics') or []
     if metrics:
         keys = [k for k in ('accuracy', 'auc', 'loss') if any(k in m for m in metrics)]

@@ -680,10 +680,13 @@ def read_container_file(container, path, limit=1024 * 1024):
 
 def build_driver_args(commands, username, host, port, kit_dir=DEFAULT_KIT_DIR, server_cn=None, upload_dir=None,
                       download_dir=None, timeout=DEFAULT_TIMEOUT, status=False, expected_sites=None,
-                      run_mask=None, login_timeout=LOGIN_TIMEOUT, watch=0, watch_interval=1.0):
+                      run_mask=None, login_timeout=LOGIN_TIMEOUT, watch=0, watch_interval=1.0, hung_start="fail",
+                      late_start_wait=None):
     """The JSON argument of the driver. ``run_mask`` (same length as commands) marks the
     commands to send; the others are only validated (check mode). The login waits for
-    ``max(timeout, login_timeout)`` seconds."""
+    ``max(timeout, login_timeout)`` seconds. ``hung_start="report"``: sites that still do not
+    train after a late "start client" was sent again are reported instead of failing;
+    ``late_start_wait`` (seconds, default LATE_START_WAIT) is how long such a site is waited for."""
     kit_dir = kit_dir.rstrip("/") or "/"
     upload_dir = upload_dir or kit_dir + "/transfer"
     site_refs = []
@@ -712,6 +715,8 @@ def build_driver_args(commands, username, host, port, kit_dir=DEFAULT_KIT_DIR, s
         "status": bool(status),
         "watch": float(watch or 0),
         "watch_interval": float(watch_interval or 1.0),
+        "hung_start": hung_start,
+        "late_start_wait": late_start_wait,
         "site_refs": site_refs,
         "need_registered": bool(site_refs) or bool(status) or bool(watch) or expected_sites is not None,
         "expected_sites": list(expected_sites) if expected_sites is not None else None,
@@ -903,16 +908,19 @@ def _wait_training(api, sites, timeout, wait):
         time.sleep(1)
 
 
-def _started_after_all(api, sites, timeout, entry, wait=None):
+def _started_after_all(api, sites, timeout, entry, wait=None, silent_is_hung=False):
     """True once check_status client shows every one of sites training. A site that still is not
-    is sent its own "start client" once more (the first may not have reached it)."""
+    is sent its own "start client" once more (the first may not have reached it). With
+    silent_is_hung, a site that answers not even check_status by then is not: a client whose
+    start hangs answers nothing more, and the caller restarts it."""
     wait = LATE_START_WAIT if wait is None else wait
     states = _wait_training(api, sites, timeout, wait / 2)
-    again = [site for site in sites if states.get(site) != "training started"]
+    again = [site for site in sites if states.get(site) != "training started"
+             and not (silent_is_hung and states.get(site) == "no replies")]
     if again:
         entry["restarted_sites"] = again
         _call(lambda: api.do_command("start client " + " ".join(again)), timeout)
-        states = _wait_training(api, sites, timeout, wait)
+        states = _wait_training(api, again, timeout, wait)
     entry["late_status"] = dict((site, states.get(site, "not listed")) for site in sites)
     return all(states.get(site) == "training started" for site in sites)
 
@@ -1041,9 +1049,17 @@ def _work(api, args, result, known, local_errors, timeout):
             late = _late_sites(verb, command, entry["reply"])
             # A busy site answers after the server stops waiting: its status tells whether it
             # started; a deploy it missed is sent to it again.
-            if late and (_started_after_all(api, late, timeout, entry) if verb == "start"
+            if late and (_started_after_all(api, late, timeout, entry, args.get("late_start_wait"),
+                                            args.get("hung_start") == "report") if verb == "start"
                          else _redeployed(api, command, late, timeout, entry)):
                 entry["late_sites"] = late
+                error = None
+            elif late and verb == "start" and args.get("hung_start") == "report":
+                # The engine's client can hang in its start and then answers nothing: the caller
+                # restarts those sites and brings them back into the training that is running.
+                entry["late_sites"] = late
+                entry["hung_sites"] = [s for s in late if entry.get("late_status", {}).get(s) != "training started"]
+                result.setdefault("hung_sites", []).extend(entry["hung_sites"])
                 error = None
         if error:
             entry["error"] = error
@@ -1293,6 +1309,9 @@ def build_results(driver_result, commands):
             continue
         reply = entry.get("reply")
         verdict = classify_reply(command, reply, entry.get("local_errors"))
+        if not verdict["ok"] and entry.get("late_sites") and not entry.get("error"):
+            # the driver forgave the sites that answered late (or reported them as hung): the command did act
+            verdict = {"ok": True, "error": None, "noop": False}
         if verdict["ok"] and entry.get("error"):  # the driver's per-site check (a site did not answer)
             verdict = {"ok": False, "error": entry["error"], "noop": False}
         if entry.get("timed_out"):

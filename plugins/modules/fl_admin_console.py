@@ -131,6 +131,17 @@ options:
     description: Seconds between two readings of O(watch).
     type: float
     default: 1
+  hung_start:
+    description:
+      - What to do when sites answer C(start client) with C(No replies) and, after the module waited and sent them
+        their own C(start client) once more (about 30 s in all), still do not train.
+      - V(fail) fails the module and names each such site with its status.
+      - V(report) succeeds and lists them in RV(hung_sites). The engine's client can hang in its start and then answers
+        nothing; the P(clarafl.federation.fl_admin#role) role restarts those sites and brings them back into the
+        training that is running.
+    type: str
+    choices: [fail, report]
+    default: fail
 requirements:
   - docker (the Docker SDK for Python) on the managed host
   - A running admin container of the Clara Train 4.0 image (C(python3) with C(clara_hci)/C(dlmed) installed)
@@ -353,6 +364,12 @@ missing_sites:
   type: list
   elements: str
   sample: []
+hung_sites:
+  description: The sites that did not start although every other site did (see O(hung_start)).
+  returned: when O(hung_start=report)
+  type: list
+  elements: str
+  sample: [site09]
 skipped:
   description: The mutating commands that check mode did not send.
   returned: in check mode
@@ -425,6 +442,7 @@ def main():
             docker_host=dict(type="str"),
             watch=dict(type="float", default=0),
             watch_interval=dict(type="float", default=1),
+            hung_start=dict(type="str", default="fail", choices=["fail", "report"]),
         ),
         supports_check_mode=True,
     )
@@ -456,7 +474,7 @@ def main():
         driver_args = build_driver_args(
             commands, p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
             upload_dir=p["upload_dir"], timeout=p["timeout"], status=p["status"], expected_sites=p["sites"],
-            run_mask=run_mask, watch=p["watch"], watch_interval=p["watch_interval"])
+            run_mask=run_mask, watch=p["watch"], watch_interval=p["watch_interval"], hung_start=p["hung_start"])
         result = run_console(container, driver_args)
     except AdminConsoleError as exc:
         module.fail_json(msg=str(exc), reason=exc.kind, **ret)
@@ -469,6 +487,8 @@ def main():
     if not result.get("ok"):
         msg = failure_message(result, commands, host, port, p["username"], p["container"], p["kit_dir"])
         module.fail_json(msg=msg, reason=result.get("error_kind"), **ret)
+    if p["hung_start"] == "report":
+        ret["hung_sites"] = result.get("hung_sites") or []
     if p["watch"]:
         ret["history"], ret["contributions"] = summarize_watch(result.get("watch_replies"))
     if result.get("server_shutdown"):

@@ -332,3 +332,66 @@ def test_a_site_that_never_answers_the_deploy_is_named(driver, monkeypatch):
     assert api.sent == ["deploy app client site-b site-c", "deploy app client site-b site-c",
                         "deploy app client site-c"]
     assert entry["late_status"] == {"site-c": "no reply to the deploy"}
+
+
+# --------------------------------------------------------------------------- a start that hangs
+
+
+def _hung_engine(tmp_path):
+    engine = fake_docker.FakeEngine(tmp_path, registered=["site-a", "site-b"])
+    engine.kit = fake_docker.make_kit(str(tmp_path / "kit"))
+    engine.cfg["replies"] = {
+        "start client": _string_reply("instance:site-a : Start the client...\ninstance:site-b : No replies\n"),
+        "start client site-b": _string_reply("instance:site-b : No replies\n"),
+        "check_status client": _string_reply(_status_line("site-a", STARTED) + "instance:site-b : No replies\n"),
+    }
+    engine.write()
+    return engine
+
+
+def test_a_start_that_hangs_fails_by_default(tmp_path):
+    engine = _hung_engine(tmp_path)
+    args = ac.build_driver_args(["start client", "check_status server"], "admin@x", "h", 1, kit_dir=engine.kit,
+                                server_cn="cn", timeout=20, late_start_wait=0.4)
+    result = ac.run_console(fake_docker.FakeContainer(engine), args)
+    assert result["ok"] is False and result["error_kind"] == "reply", result
+    assert "hung_sites" not in result
+    assert result["results"][0]["late_status"] == {"site-b": "no replies"}
+
+
+def test_a_start_that_hangs_is_reported_when_asked(tmp_path):
+    engine = _hung_engine(tmp_path)
+    args = ac.build_driver_args(["start client", "check_status server"], "admin@x", "h", 1, kit_dir=engine.kit,
+                                server_cn="cn", timeout=20, hung_start="report", late_start_wait=0.4)
+    result = ac.run_console(fake_docker.FakeContainer(engine), args)
+    assert result["ok"] is True and result["stage"] == "done", result
+    assert result["hung_sites"] == ["site-b"]
+    entry = result["results"][0]
+    assert entry["hung_sites"] == ["site-b"] and "error" not in entry
+    # A site silent even to check_status is not sent "start client" again: it answers nothing more.
+    assert "restarted_sites" not in entry and "start client site-b" not in engine.sent()
+    # the commands after it are still sent
+    assert engine.sent()[-1] == "check_status server"
+
+
+def test_a_site_that_answers_but_does_not_start_is_sent_start_again_then_reported(tmp_path):
+    engine = _hung_engine(tmp_path)
+    engine.cfg["replies"]["check_status client"] = _string_reply(_status_line("site-a", STARTED)
+                                                                 + _status_line("site-b", NOT_STARTED))
+    engine.write()
+    args = ac.build_driver_args(["start client"], "admin@x", "h", 1, kit_dir=engine.kit,
+                                server_cn="cn", timeout=20, hung_start="report", late_start_wait=0.4)
+    result = ac.run_console(fake_docker.FakeContainer(engine), args)
+    assert result["ok"] is True and result["hung_sites"] == ["site-b"], result
+    assert result["results"][0]["restarted_sites"] == ["site-b"] and "start client site-b" in engine.sent()
+
+
+def test_a_late_site_that_trains_is_not_reported_as_hung(tmp_path):
+    engine = _hung_engine(tmp_path)
+    engine.cfg["replies"]["check_status client"] = _string_reply(_status_line("site-a", STARTED)
+                                                                 + _status_line("site-b", STARTED))
+    engine.write()
+    args = ac.build_driver_args(["start client"], "admin@x", "h", 1, kit_dir=engine.kit,
+                                server_cn="cn", timeout=20, hung_start="report", late_start_wait=0.4)
+    result = ac.run_console(fake_docker.FakeContainer(engine), args)
+    assert result["ok"] is True and not result.get("hung_sites"), result

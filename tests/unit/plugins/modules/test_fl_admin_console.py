@@ -222,3 +222,25 @@ def test_server_shutdown(fed, capsys):
     result, _raw = run_module(fl_admin_console, dict(fed.args, status=True, commands=["shutdown server"]), capsys)
     assert not result.get("failed") and result["server_shutdown"] is True and "status" not in result
     assert result["results"][0]["confirm"] == "auth" and result["results"][0]["changed"] is True
+
+
+@pytest.mark.parametrize("mode", ["fail", "report"])
+def test_a_start_that_hangs(fed, capsys, monkeypatch, mode):
+    fed.engine.cfg["replies"] = {
+        "start client": _string_reply("instance:site-a : Start the client...\ninstance:site-b : No replies\n"),
+        "check_status client": _string_reply(
+            "instance:site-a : client name: site-a\ttoken: tok-site-a\tstatus: training started\n"
+            "instance:site-b : No replies\n"),
+    }
+    fed.engine.write()
+    # The driver waits about 30 s for a late site; a fraction of a second here.
+    real = fl_admin_console.build_driver_args
+    monkeypatch.setattr(fl_admin_console, "build_driver_args", lambda *a, **k: real(*a, late_start_wait=0.4, **k))
+    result, raw = run_module(fl_admin_console, dict(fed.args, commands=["start client"], hung_start=mode), capsys)
+    assert "Traceback" not in raw
+    if mode == "fail":
+        assert result["failed"] is True and "hung_sites" not in result
+        assert "site-b: no replies" in result["msg"], result["msg"]
+    else:
+        assert not result.get("failed"), result
+        assert result["hung_sites"] == ["site-b"] and result["changed"] is True
