@@ -30,7 +30,7 @@ PY
 rm -rf "$dest"
 mkdir -p "$dest"
 # Tracked and new (not ignored) files, without the link that points back at the tree.
-git ls-files -z --cached --others --exclude-standard | grep -zv '^\.collections/' \
+git ls-files -z --cached --others --exclude-standard | grep -zvE '^(\.collections/|collections$|playbooks/collections$)' \
   | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
   | tar -C "$repo" --null -T - -cf - | tar -C "$dest" -xf -
 cd "$dest"

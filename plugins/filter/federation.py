@@ -80,7 +80,65 @@ def fl_status_table(status):
     return lines
 
 
+def fl_preflight_problems(variables, project, host_checks, hosts):
+    """Every problem the first play found, as sentences: the variables' errors, the project's problems,
+    then each host's, a problem that several hosts share said once with all their names."""
+    problems = list((variables or {}).get('errors') or [])
+    if isinstance(project, dict) and project.get('failed'):
+        problems.extend(project.get('problems') or [project.get('msg') or 'the provisioning project is not valid'])
+    by_text = {}
+    order = []
+    for host, result in zip(hosts, host_checks):
+        if not isinstance(result, dict):
+            continue
+        if result.get('failed') and not result.get('problems'):
+            found = [result.get('msg') or 'the host check failed']
+        else:
+            found = result.get('problems') or []
+        for text in found:
+            if text not in by_text:
+                by_text[text] = []
+                order.append(text)
+            if host not in by_text[text]:
+                by_text[text].append(host)
+    for text in order:
+        problems.append('%s: %s' % (', '.join(by_text[text]), text))
+    return problems
+
+
+def fl_problem_report(problems):
+    """One message for a list of problems: how many, that nothing changed, one numbered line each."""
+    if not isinstance(problems, (list, tuple)):
+        raise AnsibleFilterError('fl_problem_report expects a list, got %s' % type(problems).__name__)
+    lines = ['%d problem(s) found before any host was changed (nothing was changed):' % len(problems)]
+    lines.extend('%d. %s' % (i, text) for i, text in enumerate(problems, 1))
+    return '\n'.join(lines)
+
+
+def fl_training_preview(state, summary, run_number, restart=False, sites=(), mmar='', num_rounds=None):
+    """What fl_admin would do with the run, from what it recorded (check mode: nothing is asked of the engine)."""
+    state = state if isinstance(state, dict) else {}
+    summary = summary if isinstance(summary, dict) else {}
+    run_number = int(run_number)
+    start = ('would stage MMAR %s, wait until sites %s answer the server, then set run number %d, upload, deploy '
+             'and start it%s' % (mmar, ', '.join(sites) or '(none)', run_number,
+                                 '' if num_rounds is None else ' for %s round(s)' % num_rounds))
+    if restart:
+        return 'Check mode: fl_admin_restart_training is set: %s (any training of run %d is stopped first).' % (
+            start, run_number)
+    if state.get('run_number') != run_number or state.get('phase') not in ('started', 'deploying'):
+        return 'Check mode: run %d was not started by this role: %s.' % (run_number, start)
+    if state.get('phase') == 'deploying':
+        return 'Check mode: run %d was being deployed when the last run stopped: %s.' % (run_number, start)
+    if summary.get('finished') and summary.get('started_at', '') == state.get('started_at', '-'):
+        return ('Check mode: run %d was started on %s and has finished (%s of %s round(s)): it would be left alone.'
+                % (run_number, state.get('started_at', '?'), summary.get('rounds_done'), summary.get('num_rounds')))
+    return ('Check mode: run %d was started on %s and has not finished: a real run would follow it to its last round, '
+            'or train it again if the server has lost it.' % (run_number, state.get('started_at', '?')))
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
-                'fl_status_table': fl_status_table}
+                'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
+                'fl_problem_report': fl_problem_report, 'fl_training_preview': fl_training_preview}

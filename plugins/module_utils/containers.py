@@ -172,13 +172,17 @@ def _explain(exc):
     return text
 
 
-def inspect(client, specs):
-    """({name: inspect document or None}, {image: id}) for SPECS."""
+def inspect(client, specs, image_may_be_missing=False):
+    """({name: inspect document or None}, {image: id}) for SPECS. In check mode an image that the run
+    would build or pull first may be missing (its id is then None: its containers would be made anew)."""
     image_ids = {}
     for image in sorted(set(s["image"] for s in specs)):
         try:
             image_ids[image] = client.api.inspect_image(image)["Id"]
         except ImageNotFound:
+            if image_may_be_missing:
+                image_ids[image] = None
+                continue
             raise ContainersError("The image %s is not on this host: run the clara_image role first "
                                   "(ansible-playbook site.yml --tags clara_image)." % image)
         except DockerException as exc:
@@ -212,7 +216,7 @@ def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS):
     thread gets its own. Returns ({name: {'action', 'id', 'error'?}} in the order of SPECS, the inspect
     documents found before); raises ContainersError only before anything was changed."""
     client = client_factory()
-    found, image_ids = inspect(client, specs)
+    found, image_ids = inspect(client, specs, image_may_be_missing=check_mode)
     steps = plan(specs, found, image_ids)
     # Validate every spec before the first change: a bad ulimit must not leave half a machine replaced.
     for spec, action in steps:

@@ -66,6 +66,16 @@ def container_of(cgroup_text):
     return None
 
 
+def container_matches(container, containers):
+    """True when container (a 64-hex id as container_of gives, or None) is one of containers.
+
+    containers: ids, full or prefixes (at least 12 hex characters, as the modules require); case is ignored.
+    """
+    if not container:
+        return False
+    return any(container.startswith(c.lower()) for c in containers if c)
+
+
 def _under(path, root):
     if not path or not root:
         return False
@@ -113,7 +123,7 @@ def federation_processes(processes, containers=(), kit_roots=(), patterns=DEFAUL
         if not any(rx.search(p.cmdline) for rx in regexes):
             continue
         if p.container:
-            if any(p.container.startswith(c) for c in prefixes):
+            if container_matches(p.container, prefixes):
                 result.append(p)
             continue
         if any(_under(p.cwd, r) or r.rstrip("/") + "/" in p.cmdline for r in roots):

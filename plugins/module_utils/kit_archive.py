@@ -22,6 +22,17 @@ How it stays safe
     into place with ``rename``. A wrong password, a corrupt or a truncated archive
     therefore leaves ``dest`` exactly as it was.
 
+How it stays bounded
+    Before anything is read, an archive with more members than ``max_members``, more bytes
+    uncompressed than ``max_size``, or a compression ratio over ``max_ratio`` (the whole
+    archive's, or that of a member above 1 MiB) is refused (reason ``limit``): a kit is a few
+    dozen files, well under 1 MiB. So is a member compressed otherwise than stored or deflated
+    (reason ``unsupported``): zipfile decompresses bzip2 and LZMA without bounding the output of
+    a read. Declared sizes can lie, so every read also counts the bytes really decompressed and
+    stops as soon as a member holds more than it declares (reason ``corrupt``) or the running
+    total passes ``max_size`` - before the byte is written, and the staging directory goes as on
+    any other failure.
+
 Mode policy (documented in the kit_extract module too)
     * ``dest`` itself: ``mode`` (default ``0755``).
     * private keys - ``*.key`` files and any file holding a PEM ``PRIVATE KEY`` block
@@ -37,6 +48,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import errno
 import grp
 import hashlib
@@ -62,14 +74,25 @@ DIR_MODE = 0o755
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
 _CHUNK = 1024 * 256
+_ROOM = 2 * _CHUNK  # see _with_room
 KEEP_LIMIT = 64 * 1024 * 1024
 _PEM_PRIVATE_RE = re.compile(br"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# Caps on what an archive may hold (the kit_extract options max_size, max_members, max_ratio): a startup
+# kit is a few dozen files, well under 1 MiB; anything far beyond is refused before a byte is written.
+DEFAULT_MAX_SIZE = 256 * 1024 * 1024
+DEFAULT_MAX_MEMBERS = 2000
+DEFAULT_MAX_RATIO = 200
+RATIO_MEMBER_FLOOR = 1024 * 1024  # a member's own compression ratio counts from this size on
+# zipfile decompresses bzip2 and LZMA without a bound on the output of one read: a few KiB of a member that
+# lies about its size can become GiBs in memory before a byte can be counted. Kits are stored or deflated.
+_BOUNDED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_METHOD_NAMES = {9: "deflate64", 12: "bzip2", 14: "LZMA", 93: "zstandard", 95: "xz"}
 
 
 class KitArchiveError(Exception):
     """An archive cannot be extracted. ``reason`` is a short machine-readable word:
     missing, not_zip, truncated, corrupt, wrong_password, password_required,
-    aes_unsupported, unsupported, unsafe_member, bad_argument, io, owner."""
+    aes_unsupported, unsupported, unsafe_member, limit, bad_argument, io, owner."""
 
     def __init__(self, message, reason):
         super(KitArchiveError, self).__init__(message)
@@ -96,6 +119,89 @@ def parse_mode(value, name="mode"):
     if mode < 0 or mode > 0o7777:
         raise KitArchiveError("%s %r is out of range (0000-7777)" % (name, value), "bad_argument")
     return mode
+
+
+def parse_limit(value, name, default):
+    """A cap (max_size, max_members, max_ratio): a whole number of 1 or more; None gives the default."""
+    if value is None:
+        return default
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.match(r"^[0-9]+$", text) or int(text) < 1:
+        raise KitArchiveError("%s must be a whole number of 1 or more, such as %d, not %r" % (name, default, value),
+                              "bad_argument")
+    return int(text)
+
+
+def _fmt_size(size):
+    """A byte count for people: 2147483648 -> '2 GiB', 2202009 -> '2.1 MiB', 12 -> '12 bytes'."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            if size % scale == 0:
+                return "%d %s" % (size // scale, unit)
+            return "%.1f %s" % (size / scale, unit)
+    return "%d byte%s" % (size, "" if size == 1 else "s")
+
+
+def _ratio(size, packed):
+    """Uncompressed / compressed; unbounded when something comes out of nothing."""
+    if packed <= 0:
+        return float("inf") if size > 0 else 0.0
+    return size / packed
+
+
+def _fmt_ratio(ratio):
+    return "unbounded ratio" if ratio == float("inf") else "ratio %d:1" % ratio
+
+
+def _check_limits(src, infos, max_size, max_members, max_ratio):
+    """Refuse, by the zip directory alone (nothing read or written yet), an archive that holds far
+    more than a startup kit: too many members, too many bytes uncompressed, or a compression ratio
+    only a zip bomb has (the whole archive's, or a member's above RATIO_MEMBER_FLOOR)."""
+    if len(infos) > max_members:
+        raise KitArchiveError(
+            "archive %s holds %d members, over max_members %d: this is not a startup kit; raise max_members if "
+            "it really is one" % (src, len(infos), max_members), "limit")
+    for info in infos:
+        if info.compress_type not in _BOUNDED_METHODS and not _is_dir_member(info):
+            raise KitArchiveError(
+                "archive %s member %r is compressed with %s, which is refused because its output cannot be bounded "
+                "while it is read (a crafted member could exhaust this host's memory); startup kits are deflated, "
+                "as zip -P makes them, so make this zip again with zip"
+                % (src, info.filename, _METHOD_NAMES.get(info.compress_type, "method %d" % info.compress_type)),
+                "unsupported")
+    size = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if size > max_size:
+        raise KitArchiveError(
+            "archive %s declares %s uncompressed, over max_size %d (%s): this is not a startup kit; raise max_size "
+            "if it really is one" % (src, _fmt_size(size), max_size, _fmt_size(max_size)), "limit")
+    for info in infos:
+        ratio = _ratio(info.file_size, info.compress_size)
+        if info.file_size > RATIO_MEMBER_FLOOR and ratio > max_ratio:
+            raise KitArchiveError(
+                "archive %s member %r declares %s uncompressed from %s compressed (%s), over max_ratio %d: this "
+                "is a zip bomb, not a startup kit; raise max_ratio if it really is one"
+                % (src, info.filename, _fmt_size(info.file_size), _fmt_size(info.compress_size), _fmt_ratio(ratio),
+                   max_ratio), "limit")
+    ratio = _ratio(size, packed)
+    if ratio > max_ratio:
+        raise KitArchiveError(
+            "archive %s declares %s uncompressed from %s compressed (%s), over max_ratio %d: this is a zip bomb, "
+            "not a startup kit; raise max_ratio if it really is one"
+            % (src, _fmt_size(size), _fmt_size(packed), _fmt_ratio(ratio), max_ratio), "limit")
+
+
+def _with_room(info):
+    """A copy of info that lets zipfile decompress past the member's declared size.
+
+    zipfile stops a member at the size its header declares and checks the CRC right there, so a
+    member that holds more than it declares would surface as a bare CRC error, or, with a CRC
+    that matches the cut data, as a cut file. With room for more than one read (_CHUNK, plus what
+    zipfile buffers), the byte count in _Archive.stream sees the excess first and says what it is.
+    """
+    roomy = copy.copy(info)
+    roomy.file_size = info.file_size + _ROOM
+    return roomy
 
 
 def private_dir_mode(private_mode):
@@ -196,10 +302,12 @@ def _classify_open_failure(src):
 # ----------------------------------------------------------------------------- archive reading
 
 class _Archive:
-    """Open src with the right zip implementation and check names and encryption."""
+    """Open src with the right zip implementation and check its size, names and encryption."""
 
-    def __init__(self, src, dest, password):
+    def __init__(self, src, dest, password, max_size=DEFAULT_MAX_SIZE, max_members=DEFAULT_MAX_MEMBERS,
+                 max_ratio=DEFAULT_MAX_RATIO):
         self.src = src
+        self.max_size = max_size
         if not os.path.exists(src):
             raise KitArchiveError("archive %s does not exist on this host" % src, "missing")
         if not os.path.isfile(src):
@@ -232,6 +340,7 @@ class _Archive:
             self.infos = infos
         self.encryption = "aes" if self.aes else ("zipcrypto" if self.encrypted else "none")
         try:
+            _check_limits(src, self.infos, max_size, max_members, max_ratio)
             self.members = self._check_members(dest)
         except BaseException:
             self.close()
@@ -246,6 +355,9 @@ class _Archive:
         # and extraction reads every member twice (verify, then write).
         self._kept = {}
         self._keep_budget = KEEP_LIMIT
+        # Bytes really decompressed, per member (its last read) and all together: declared sizes can lie.
+        self._counted = {}
+        self._counted_total = 0
 
     def _check_members(self, dest):
         """Every member's safe path; raise naming the first unsafe or conflicting member."""
@@ -331,7 +443,7 @@ class _Archive:
             return
         keep = info.file_size <= self._keep_budget
         parts = []
-        with self.zf.open(info, pwd=self.pwd) as fh:
+        with self.zf.open(_with_room(info), pwd=self.pwd) as fh:
             while True:
                 chunk = fh.read(_CHUNK)
                 if not chunk:
@@ -345,12 +457,22 @@ class _Archive:
             self._keep_budget -= info.file_size
 
     def stream(self, info, sink=None):
-        """Read a member to the end (CRC/HMAC verified by zipfile), feeding sink; return (sha256, private)."""
+        """Read a member to the end (CRC/HMAC verified by zipfile), feeding sink; return (sha256, private).
+
+        The bytes are counted as they come, before sink sees them: a member that holds more than
+        it declares, or a running total over max_size, stops the read there.
+        """
         digest = hashlib.sha256()
         tail = b""
         private = False
+        others = self._counted_total - self._counted.pop(info.filename, 0)
+        self._counted_total = others
+        count = 0
+        chunks = self._chunks(info)
         try:
-            for chunk in self._chunks(info):
+            for chunk in chunks:
+                count += len(chunk)
+                self._check_count(info, count, others + count)
                 digest.update(chunk)
                 if not private and _PEM_PRIVATE_RE.search(tail + chunk):
                     private = True
@@ -365,7 +487,23 @@ class _Archive:
         except Exception as exc:  # pylint: disable=broad-except
             # zipfile/pyzipper raise BadZipFile, zlib.error, EOFError, RuntimeError, ... for damaged data
             raise self._read_error(info, exc)
+        finally:
+            chunks.close()
+        self._counted[info.filename] = count
+        self._counted_total = others + count
         return digest.hexdigest(), private
+
+    def _check_count(self, info, count, total):
+        if count > info.file_size:
+            raise KitArchiveError(
+                "archive %s member %r holds more than the %s its header declares: the archive's sizes lie (a zip "
+                "bomb or a damaged archive), so it is refused and nothing of it is kept; copy the kit again from the "
+                "provisioner" % (self.src, info.filename, _fmt_size(info.file_size)), "corrupt")
+        if total > self.max_size:
+            raise KitArchiveError(
+                "archive %s holds more than max_size %d (%s) uncompressed although it declares less (member %r): "
+                "this is not a startup kit; raise max_size if it really is one"
+                % (self.src, self.max_size, _fmt_size(self.max_size), info.filename), "limit")
 
 
 # ----------------------------------------------------------------------------- desired state
@@ -487,8 +625,14 @@ def check_kit_password(src, password, full=True):
 
 
 def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE,
-                owner=None, group=None, check_mode=False, record=None, checksum=None):
+                owner=None, group=None, check_mode=False, record=None, checksum=None, max_size=DEFAULT_MAX_SIZE,
+                max_members=DEFAULT_MAX_MEMBERS, max_ratio=DEFAULT_MAX_RATIO):
     """Make dest hold exactly the archive's managed entries, with the mode policy applied.
+
+    An archive with more than ``max_members`` members, more than ``max_size`` bytes uncompressed
+    (as declared, and as really decompressed), or a compression ratio over ``max_ratio`` (the
+    whole archive's, or a member's above 1 MiB) is refused with reason ``limit`` before anything
+    is written; so is (reason ``corrupt``) a member that holds more than it declares.
 
     With ``record`` (a file path), what was extracted is remembered there (0600): a later call
     with the same archive bytes, password and modes compares ``dest`` with the record and does
@@ -508,6 +652,9 @@ def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=D
     priv_mode = parse_mode(private_mode, "private_mode")
     if priv_mode is None:
         priv_mode = DEFAULT_PRIVATE_MODE
+    limits = dict(max_size=parse_limit(max_size, "max_size", DEFAULT_MAX_SIZE),
+                  max_members=parse_limit(max_members, "max_members", DEFAULT_MAX_MEMBERS),
+                  max_ratio=parse_limit(max_ratio, "max_ratio", DEFAULT_MAX_RATIO))
     uid = resolve_uid(owner)
     gid = resolve_gid(group)
     dest = os.path.abspath(dest)
@@ -542,7 +689,7 @@ def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=D
                 result["encryption"] = cached["encryption"]
                 return result
 
-    archive = _Archive(src, dest, password)
+    archive = _Archive(src, dest, password, **limits)
     try:
         archive.check_password()
         desired = _desired_state(archive, priv_mode, uid, gid)
@@ -906,7 +1053,9 @@ def _install_one(kit, check_mode):
                                     mode=kit.get("mode", DEFAULT_ROOT_MODE),
                                     private_mode=kit.get("private_mode", DEFAULT_PRIVATE_MODE),
                                     check_mode=check_mode, record=record,
-                                    checksum=kit.get("checksum"), **uid_gid)
+                                    checksum=kit.get("checksum"), max_size=kit.get("max_size"),
+                                    max_members=kit.get("max_members"), max_ratio=kit.get("max_ratio"),
+                                    **uid_gid)
         extracted.pop("dest", None)
         result.update(extracted)
         result["changed"] = bool(extracted["changed"] or result["copied"])
@@ -937,7 +1086,8 @@ def _workers(count):
 
 def install_kits(kits, check_mode=False, report_missing=False):
     """Install several kits, each a dict of extract_kit's arguments (src, dest, password, mode,
-    private_mode, owner, group, record, checksum) plus an optional copy_from (see copy_zip).
+    private_mode, owner, group, record, checksum, max_size, max_members, max_ratio) plus an
+    optional copy_from (see copy_zip). Each kit is held to its own caps.
 
     Every kit is tried; one kit's failure leaves the others alone. From PARALLEL_MIN_KITS kits on,
     they are installed by several processes at once (each kit has folders of its own). Returns

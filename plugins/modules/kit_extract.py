@@ -29,6 +29,12 @@ description:
     get O(private_mode); a directory that directly holds one gets O(private_mode) plus an execute bit for each
     read bit (V(0600) gives V(0700)); C(*.sh) files and files stored executable get V(0755); other files V(0644);
     other directories V(0755); O(dest) itself gets O(mode)."
+  - "Bounded: an archive that holds far more than a kit (a few dozen files, well under 1 MiB) is refused before
+    anything is written, with RV(reason=limit) - more members than O(max_members), more bytes uncompressed than
+    O(max_size), or a compression ratio over O(max_ratio). Declared sizes can lie, so the bytes really decompressed
+    are counted too; a member that holds more than its header declares is refused as RV(reason=corrupt).
+    Members must be stored or deflated, as C(zip -P) makes them; bzip2, LZMA and other methods, whose output
+    cannot be bounded while reading, are refused as RV(reason=unsupported)."
   - WinZip-AES archives need the Python package C(pyzipper) on the managed host; without it the module says so.
   - With O(kits), one call installs several kits (for example every kit of the inventory hosts that share one
     machine); each kit is handled as above, and one kit's failure leaves the others alone.
@@ -87,11 +93,37 @@ options:
         anything is read or written, so a play can ship the kit and try again.
     type: str
     version_added: 0.1.0
+  max_size:
+    description:
+      - The most bytes the archive may hold uncompressed, all its members together. A larger archive is refused
+        before anything is written (RV(reason=limit)).
+      - Checked against the sizes the archive declares, then against the bytes really decompressed, which stops
+        an archive whose sizes lie as soon as it passes this cap.
+      - A startup kit is well under 1 MiB; the default is 256 MiB (V(268435456)).
+    type: int
+    default: 268435456
+    version_added: 0.1.0
+  max_members:
+    description:
+      - The most members (files and directories) the archive may hold; an archive with more is refused before
+        anything is written (RV(reason=limit)). A startup kit holds a few dozen.
+    type: int
+    default: 2000
+    version_added: 0.1.0
+  max_ratio:
+    description:
+      - The highest compression ratio (bytes uncompressed per byte compressed) allowed, for the whole archive and
+        for each member larger than 1 MiB; an archive over it is a zip bomb and is refused before anything is
+        written (RV(reason=limit)). Certificates, keys and configuration compress far less than this.
+    type: int
+    default: 200
+    version_added: 0.1.0
   kits:
     description:
       - Several kits to install in one call, instead of O(src) and O(dest).
-      - Each kit takes O(src), O(dest), O(password), O(checksum) and O(record) as above; O(owner), O(group), O(mode)
-        and O(private_mode) default to the top-level options.
+      - Each kit takes O(src), O(dest), O(password), O(checksum) and O(record) as above; O(owner), O(group), O(mode),
+        O(private_mode), O(max_size), O(max_members) and O(max_ratio) default to the top-level options.
+      - The caps hold for each kit on its own, not for the kits together.
     type: list
     elements: dict
     version_added: 0.1.0
@@ -132,6 +164,15 @@ options:
       private_mode:
         description: As O(private_mode), for this kit.
         type: raw
+      max_size:
+        description: As O(max_size), for this kit.
+        type: int
+      max_members:
+        description: As O(max_members), for this kit.
+        type: int
+      max_ratio:
+        description: As O(max_ratio), for this kit.
+        type: int
   missing:
     description:
       - With O(kits), what a kit whose archive is missing or is another archive than its checksum names (and that has
@@ -206,6 +247,13 @@ EXAMPLES = r"""
     # A kit whose zip is not there yet is listed (reason missing) instead of failing the task.
     missing: report
   register: installed
+
+- name: Extract a kit that really is larger than the caps allow (a big homomorphic-encryption context)
+  clarafl.federation.kit_extract:
+    src: /opt/clarafl/kits/server.zip
+    dest: /opt/clarafl/example_project/server
+    password: "{{ server_kit_password }}"
+    max_size: 1073741824  # 1 GiB instead of 256 MiB
 """
 
 RETURN = r"""
@@ -213,7 +261,7 @@ reason:
   description:
     - On failure, one word for what is wrong - V(missing), V(checksum), V(not_zip), V(truncated), V(corrupt),
       V(wrong_password), V(password_required), V(aes_unsupported), V(unsupported), V(unsafe_member),
-      V(bad_argument), V(io) or V(owner).
+      V(limit) (over O(max_size), O(max_members) or O(max_ratio)), V(bad_argument), V(io) or V(owner).
   returned: failure
   type: str
   sample: wrong_password
@@ -297,6 +345,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.clarafl.federation.plugins.module_utils.kit_archive import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_SIZE,
     KitArchiveError,
     extract_kit,
     install_kits,
@@ -304,7 +355,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.kit_archive imp
 )
 
 
-KIT_DEFAULTS = ("owner", "group", "mode", "private_mode")
+KIT_DEFAULTS = ("owner", "group", "mode", "private_mode", "max_size", "max_members", "max_ratio")
 
 
 def main():
@@ -319,6 +370,9 @@ def main():
         group=dict(type="str"),
         mode=dict(type="raw"),
         private_mode=dict(type="raw"),
+        max_size=dict(type="int"),
+        max_members=dict(type="int"),
+        max_ratio=dict(type="int"),
     )
     module = AnsibleModule(
         argument_spec=dict(
@@ -331,6 +385,9 @@ def main():
             private_mode=dict(type="raw", default="0600"),
             record=dict(type="path"),
             checksum=dict(type="str"),
+            max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
+            max_members=dict(type="int", default=DEFAULT_MAX_MEMBERS),
+            max_ratio=dict(type="int", default=DEFAULT_MAX_RATIO),
             kits=dict(type="list", elements="dict", options=kit_spec),
             missing=dict(type="str", choices=["fail", "report"], default="fail"),
         ),
@@ -345,7 +402,8 @@ def main():
     try:
         result = extract_kit(p["src"], p["dest"], password=p["password"], mode=p["mode"],
                              private_mode=p["private_mode"], owner=p["owner"], group=p["group"],
-                             check_mode=module.check_mode, record=p["record"], checksum=p["checksum"])
+                             check_mode=module.check_mode, record=p["record"], checksum=p["checksum"],
+                             max_size=p["max_size"], max_members=p["max_members"], max_ratio=p["max_ratio"])
     except KitArchiveError as exc:
         module.fail_json(msg="Cannot extract kit %s into %s: %s" % (p["src"], p["dest"], to_native(exc)),
                          reason=exc.reason)

@@ -82,9 +82,38 @@ def test_gpus_asked_for_but_absent_stop_before_any_container(fed):
     assert project_containers(fed) == []
 
 
-def test_site_trains_the_demo_to_the_last_round(fed):
-    run = run_playbook(SITE, inventory=fed["inventory"])
-    assert run.rc == 0, run.output[-5000:]
+def site_in_background(fed, name, *args):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", fed["inventory"]] + list(args)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    log_path = str(fed["tmp"] / ("%s.log" % name))
+    with open(log_path, "w") as log:
+        return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env), log_path
+
+
+def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fed):
+    first, log_path = site_in_background(fed, "first")
+    lock = "/var/lib/clarafl/%s/run.lock" % fed["project"]
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not os.path.exists(lock) and first.poll() is None:
+            time.sleep(0.5)
+        assert os.path.exists(lock), open(log_path).read()[-3000:]
+        # A second run of the same project while the first holds the lock: refused at once, naming the holder.
+        started = time.time()
+        second = run_playbook(SITE, inventory=fed["inventory"])
+        assert second.rc != 0
+        assert "Another run holds the lock of this project" in second.output
+        assert "playbook site.yml" in second.output and lock in second.output
+        assert time.time() - started < 60 and first.poll() is None
+        assert first.wait(timeout=1200) == 0, open(log_path).read()[-5000:]
+    finally:
+        if first.poll() is None:
+            first.kill()
+    output = open(log_path).read()
+    assert not os.path.exists(lock)
+    # an ordinary run prints no error or warning lines
+    assert "[ERROR]" not in output and "[WARNING]" not in output, [
+        line for line in output.splitlines() if "[ERROR]" in line or "[WARNING]" in line]
     result = summary(fed)
     # every round finished
     assert result["finished"] is True
@@ -97,7 +126,7 @@ def test_site_trains_the_demo_to_the_last_round(fed):
     first, last = result["metrics"][0], result["metrics"][-1]
     assert first["round"] == 0 and last["round"] == 3
     assert last["auc"] > first["auc"] and last["loss"] < first["loss"]
-    assert "Contributions per site: org1-a=" in run.output
+    assert "Contributions per site: org1-a=" in output
 
 
 def fl_containers(fed):
@@ -294,6 +323,13 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
     for port in (8202, 8203):
         assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port],
                               stderr=subprocess.DEVNULL, check=False).returncode != 0
+    # Check mode on the stopped federation: a quick preview that starts and waits for nothing.
+    started = time.time()
+    preview = run_playbook(SITE, inventory=fed["inventory"], args=["--check", "--diff"])
+    assert preview.rc == 0, preview.output[-5000:]
+    assert time.time() - started < 60
+    assert "has finished (" in preview.output and "it would be left alone" in preview.output
+    assert project_containers(fed, running_only=True) == []
     down = run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=fed["inventory"])
     assert down.rc == 0, down.output[-5000:]
     assert project_containers(fed) == []

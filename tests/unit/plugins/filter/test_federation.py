@@ -60,3 +60,39 @@ def test_status_table():
     assert lines[2].split() == ["org1-a", "yes", "training", "started", "1", "2"]
     assert lines[3].split() == ["org2", "no", "No", "replies", "-", "-"]
     assert fl_status_table({})[-1] == "no site is registered"
+
+
+def test_preflight_problems_join_every_source_and_say_a_shared_problem_once():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems, fl_problem_report
+    variables = {"errors": ["fl_admin_num_rounds (on all hosts) must be at least 1 (it is 0)"], "warnings": []}
+    project = {"failed": True, "msg": "2 problems", "problems": ["client name too long"]}
+    checks = [{"problems": ["port 8002 is in use"]}, {"problems": ["kit root belongs to p2"]},
+              {"problems": ["kit root belongs to p2"]}, {"skipped": True}, "not a dict"]
+    problems = fl_preflight_problems(variables, project, checks, ["srv", "a", "b", "c", "d"])
+    assert problems == ["fl_admin_num_rounds (on all hosts) must be at least 1 (it is 0)", "client name too long",
+                        "srv: port 8002 is in use", "a, b: kit root belongs to p2"]
+    report = fl_problem_report(problems)
+    assert report.splitlines()[0] == "4 problem(s) found before any host was changed (nothing was changed):"
+    assert report.splitlines()[4] == "4. a, b: kit root belongs to p2"
+    assert fl_preflight_problems({"errors": []}, {"failed": False}, [{"problems": []}], ["h"]) == []
+    with pytest.raises(AnsibleFilterError):
+        fl_problem_report("x")
+
+
+def test_preflight_problems_name_a_host_check_that_failed_on_its_own():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems
+    problems = fl_preflight_problems({}, {}, [{"failed": True, "msg": "bad option"}], ["h1"])
+    assert problems == ["h1: bad option"]
+
+
+def test_training_preview_says_what_a_real_run_would_do():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_training_preview
+    fresh = fl_training_preview({}, {}, 1, sites=["org1-a", "org2"], mmar="demo", num_rounds=3)
+    assert "run 1 was not started by this role" in fresh and "sites org1-a, org2" in fresh and "3 round(s)" in fresh
+    state = {"run_number": 1, "phase": "started", "started_at": "T1"}
+    done = fl_training_preview(state, {"finished": True, "started_at": "T1", "rounds_done": 3, "num_rounds": 3}, 1)
+    assert "has finished (3 of 3 round(s)): it would be left alone" in done
+    older = fl_training_preview(state, {"finished": True, "started_at": "T0"}, 1)
+    assert "has not finished" in older
+    assert "restart_training is set" in fl_training_preview(state, {}, 1, restart=True)
+    assert "was not started by this role" in fl_training_preview(state, {}, 2)

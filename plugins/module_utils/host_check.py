@@ -1,0 +1,387 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only preflight checks of one host, run before the collection changes anything on it.
+
+Each check adds a sentence to a list of problems instead of failing, so that one run can report
+every problem of every host at once:
+
+* the kit root (``fl_kit_root``): an absolute path, not a folder that teardown must never remove
+  (``/``, a top-level folder, a user's home or a folder holding one), and not a folder whose owner
+  marker (``<kit_root>/.clarafl-project``) names another project;
+* paths (kits, datasets) that must exist as folders or files;
+* TCP ports that must be free, or held by the project's own containers. Listeners are read from
+  ``/proc/net/tcp`` and ``/proc/net/tcp6`` and mapped to processes through ``/proc/<pid>/fd``;
+  the container a process runs in comes from engine_processes' cgroup matching.
+
+Reads only. The /proc root, the passwd entries and the host name are arguments so that tests can
+give fake ones.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import errno
+import json
+import os
+import socket
+import stat
+import sys
+
+from ansible_collections.clarafl.federation.plugins.module_utils.engine_processes import (
+    container_matches,
+    container_of,
+    list_processes,
+)
+
+MARKER_NAME = ".clarafl-project"
+MARKER_MAX_BYTES = 65536
+TCP_LISTEN = "0A"
+_SOCKET_PREFIX = "socket:["
+
+
+# --- the kit root -------------------------------------------------------------------------------
+
+def normalise(path):
+    """An absolute path without '.', '..', doubled or trailing slashes ('//opt/' -> '/opt')."""
+    path = os.path.normpath(path)
+    if path.startswith("//"):  # normpath keeps a leading '//' (POSIX allows it a meaning; Linux gives none)
+        path = "/" + path.lstrip("/")
+    return path
+
+
+def passwd_homes(passwd=None):
+    """{home directory: [users]} from (user, home) pairs (default: the passwd database), plus /root."""
+    if passwd is None:
+        import pwd  # only where it is needed: tests give their own entries
+        passwd = [(entry.pw_name, entry.pw_dir) for entry in pwd.getpwall()]
+    homes = {}
+    for user, home in list(passwd) + [("root", "/root")]:
+        if not home or not home.startswith("/"):
+            continue
+        users = homes.setdefault(normalise(home), [])
+        if user not in users:
+            users.append(user)
+    return homes
+
+
+def _users(users):
+    return ("user " if len(users) == 1 else "users ") + ", ".join(sorted(users))
+
+
+def protected_reason(path, homes):
+    """Why the absolute, normalised path must not be a kit root (teardown removes the kit root), or None."""
+    if path == "/":
+        return "is the root folder"
+    if path in homes:
+        return "is the home directory of %s" % _users(homes[path])
+    if path.count("/") == 1:
+        return "is a top-level system folder"
+    inside = sorted(h for h in homes if h.startswith(path + "/"))
+    if inside:
+        return "holds the home directory of %s (%s)" % (_users(homes[inside[0]]), inside[0])
+    return None
+
+
+def read_marker(kit_root):
+    """(marker dict or None, reason it cannot be read or None) for <kit_root>/.clarafl-project.
+
+    (None, None) when there is no marker.
+    """
+    path = os.path.join(kit_root, MARKER_NAME)
+    if not os.path.lexists(path):
+        return None, None
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MARKER_MAX_BYTES + 1)
+    except (IOError, OSError) as exc:
+        return None, exc.strerror or str(exc)
+    if len(raw) > MARKER_MAX_BYTES:
+        return None, "it is larger than %d bytes" % MARKER_MAX_BYTES
+    try:
+        marker = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, "it is not JSON: %s" % exc
+    if not isinstance(marker, dict):
+        return None, "it is not a JSON object"
+    name = marker.get("project")
+    if not isinstance(name, str) or not name:
+        return None, "it names no project"
+    return marker, None
+
+
+def kit_root_facts(kit_root, project, kit_components=(), passwd=None):
+    """Check a kit root: (problems, facts) where facts are the module's kit_root_* return values."""
+    facts = dict(kit_root_exists=False, kit_root_marker=None, kit_root_created_by_collection=False,
+                 kit_root_foreign_entries=[])
+    problems = []
+    if kit_root is None:
+        return problems, facts
+    example = "/opt/clarafl/%s" % project
+    if not kit_root.startswith("/"):
+        problems.append("fl_kit_root must be an absolute path (it is '%s'): a relative path would put private keys "
+                        "wherever ansible-playbook runs from." % kit_root)
+        return problems, facts
+    path = normalise(kit_root)
+    homes = passwd_homes(passwd)
+    reason = protected_reason(path, homes)
+    real = os.path.realpath(path)
+    if reason is None and real != path:
+        reason = protected_reason(real, homes)
+        if reason is not None:
+            reason = "leads to %s, which %s" % (real, reason)
+    if reason is not None:
+        problems.append("fl_kit_root %s %s: the collection keeps each project in its own folder (e.g. %s)"
+                        % (path, reason, example))
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            problems.append("fl_kit_root %s cannot be looked at on this host (%s): run the check as root (become)"
+                            % (path, exc.strerror))
+        return problems, facts
+    facts["kit_root_exists"] = True
+    if not stat.S_ISDIR(st.st_mode):
+        problems.append("fl_kit_root %s exists on this host and is not a folder: remove it or choose another "
+                        "fl_kit_root (e.g. %s)" % (path, example))
+        return problems, facts
+    marker, why = read_marker(path)
+    marker_path = os.path.join(path, MARKER_NAME)
+    if why is not None:
+        problems.append("fl_kit_root %s has an owner marker %s that cannot be read (%s): if the folder is project "
+                        "%s's, replace the file with {\"project\": \"%s\", \"created\": false}; otherwise give "
+                        "project %s its own kit root" % (path, marker_path, why, project, project, project))
+    elif marker is not None:
+        facts["kit_root_marker"] = marker
+        facts["kit_root_created_by_collection"] = marker.get("created") is True
+        if marker["project"] != project:
+            problems.append("fl_kit_root %s belongs to project %s (%s): give project %s its own kit root"
+                            % (path, marker["project"], marker_path, project))
+    try:
+        entries = os.listdir(path)
+    except OSError as exc:
+        problems.append("fl_kit_root %s cannot be listed on this host (%s): run the check as root (become)"
+                        % (path, exc.strerror))
+        return problems, facts
+    components = set(kit_components or ())
+    facts["kit_root_foreign_entries"] = sorted(e for e in entries if e != MARKER_NAME and e not in components)
+    return problems, facts
+
+
+# --- paths that must exist ----------------------------------------------------------------------
+
+def path_problems(paths, hostname):
+    """Problems of paths: dicts {path, what, kind: dir|file} that must exist as that kind."""
+    problems = []
+    for item in paths or ():
+        path, what, kind = item["path"], item["what"], item.get("kind") or "dir"
+        if not path or not path.startswith("/"):
+            problems.append("%s must be an absolute path (it is '%s')" % (what, path))
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                problems.append("%s %s does not exist on this host (%s)" % (what, path, hostname))
+            else:
+                problems.append("%s %s cannot be looked at on this host (%s): %s"
+                                % (what, path, hostname, exc.strerror))
+            continue
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if kind == "dir" and not is_dir:
+            problems.append("%s %s is not a folder on this host (%s)" % (what, path, hostname))
+        elif kind == "file" and not stat.S_ISREG(st.st_mode):
+            problems.append("%s %s is %s, not a file, on this host (%s)"
+                            % (what, path, "a folder" if is_dir else "a special file", hostname))
+    return problems
+
+
+# --- ports ----------------------------------------------------------------------------------------
+
+def _address(hex_address):
+    """The text of an address as /proc/net/tcp{,6} prints it (32-bit words in host byte order)."""
+    raw = binascii.unhexlify(hex_address)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def parse_net_tcp(text):
+    """[(port, address, inode)] of the LISTEN sockets in the text of /proc/net/tcp or /proc/net/tcp6."""
+    found = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3].upper() != TCP_LISTEN:
+            continue
+        try:
+            hex_address, hex_port = fields[1].rsplit(":", 1)
+            port = int(hex_port, 16)
+            inode = int(fields[9])
+            address = _address(hex_address)
+        except (ValueError, TypeError, binascii.Error):
+            continue
+        found.append((port, address, inode))
+    return found
+
+
+def listening_sockets(proc_root="/proc"):
+    """([(port, address, inode)] of this network namespace's TCP listeners, [files that could not be read]).
+
+    /proc/net/tcp6 is missing where IPv6 is off; that is not an error.
+    """
+    found, unreadable = [], []
+    for name in ("tcp", "tcp6"):
+        path = os.path.join(proc_root, "net", name)
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("ascii", "replace")
+        except (IOError, OSError) as exc:
+            if name == "tcp" or exc.errno != errno.ENOENT:
+                unreadable.append("%s: %s" % (path, exc.strerror or exc))
+            continue
+        found.extend(parse_net_tcp(text))
+    return found, unreadable
+
+
+def socket_owners(inodes, proc_root="/proc"):
+    """{socket inode: sorted pids holding it} for the wanted inodes, from /proc/<pid>/fd/* links 'socket:[inode]'.
+
+    Processes whose fd folder cannot be read (other users' without root, or gone) are skipped.
+    """
+    wanted = set(inodes)
+    owners = {}
+    if not wanted:
+        return owners
+    try:
+        names = os.listdir(proc_root)
+    except OSError:
+        return owners
+    for name in names:
+        if not name.isdigit():
+            continue
+        fd_dir = os.path.join(proc_root, name, "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if not target.startswith(_SOCKET_PREFIX) or not target.endswith("]"):
+                continue
+            try:
+                inode = int(target[len(_SOCKET_PREFIX):-1])
+            except ValueError:
+                continue
+            if inode in wanted:
+                pids = owners.setdefault(inode, [])
+                if int(name) not in pids:
+                    pids.append(int(name))
+    for pids in owners.values():
+        pids.sort()
+    return owners
+
+
+def port_listeners(ports, allowed_containers=(), proc_root="/proc"):
+    """(listeners, unreadable files): who listens on the given TCP ports, on any local address.
+
+    listeners: dicts {port, address, pid, cmdline, container, ours}, one per socket and holding process; pid,
+    cmdline and container are None for a socket whose holder this process cannot see. ours: the holder runs in one
+    of allowed_containers.
+    """
+    wanted = set(ports)
+    sockets, unreadable = listening_sockets(proc_root)
+    sockets = [s for s in sockets if s[0] in wanted]
+    if not sockets:
+        return [], unreadable
+    owners = socket_owners([s[2] for s in sockets], proc_root)
+    holders = set(pid for pids in owners.values() for pid in pids)
+    processes = dict((p.pid, p) for p in list_processes(proc_root) if p.pid in holders) if holders else {}
+    prefixes = [c.lower() for c in allowed_containers or () if c]
+    listeners, seen = [], set()
+    for port, address, inode in sorted(sockets, key=lambda s: (s[0], s[1], s[2])):
+        pids = owners.get(inode) or [None]
+        for pid in pids:
+            if (port, address, pid) in seen:
+                continue
+            seen.add((port, address, pid))
+            proc = processes.get(pid) if pid is not None else None
+            cmdline = proc.cmdline if proc is not None else ("" if pid is not None else None)
+            container = proc.container if proc is not None else None
+            if pid is not None and proc is None:  # vanished from list_processes or no command line: ask again
+                container = container_of(_read_text(os.path.join(proc_root, str(pid), "cgroup")))
+            listeners.append(dict(port=port, address=address, pid=pid, cmdline=cmdline, container=container,
+                                  ours=container_matches(container, prefixes)))
+    return listeners, unreadable
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return ""
+
+
+def _shorten(text, limit=120):
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def port_problems(ports, listeners, unreadable=()):
+    """Problems of ports (dicts {port, name, needed_by}) given port_listeners' listeners."""
+    problems = []
+    if unreadable:
+        problems.append("the ports this host needs cannot be checked: %s cannot be read; is this a Linux host?"
+                        % ", ".join(unreadable))
+    names = {}
+    for item in ports or ():
+        names.setdefault(item["port"], [])
+        if item["name"] not in names[item["port"]]:
+            names[item["port"]].append(item["name"])
+    checked = set()
+    for item in ports or ():
+        port = item["port"]
+        if port in checked:
+            continue
+        checked.add(port)
+        if len(names[port]) > 1:
+            problems.append("%s are %s %d on this host: each needs a port of its own"
+                            % (" and ".join(names[port]), "both" if len(names[port]) == 2 else "all", port))
+        here = [x for x in listeners if x["port"] == port]
+        foreign = [x for x in here if not x["ours"]]
+        if not foreign:
+            continue
+        seen, holders = set(), []
+        for x in foreign:
+            if x["pid"] is not None and x["pid"] not in seen:
+                seen.add(x["pid"])
+                holders.append("pid %d (%s)" % (x["pid"], _shorten(x["cmdline"]) or "command line unknown"))
+        if holders:
+            who = ", ".join(holders)
+        else:
+            who = "a process this check cannot see (run the check as root, or look at 'ss -ltnp sport = :%d')" % port
+        problems.append("port %d is already in use on this host by %s; %s needs it: stop that process or choose "
+                        "another %s" % (port, who, item.get("needed_by") or "the FL server", " / ".join(names[port])))
+    return problems
+
+
+# --- everything -----------------------------------------------------------------------------------
+
+def host_check(project, kit_root=None, kit_components=(), paths=(), ports=(), allowed_containers=(),
+               proc_root="/proc", passwd=None, hostname=None):
+    """Run every check; return the module's result (without 'changed')."""
+    if hostname is None:
+        hostname = socket.gethostname()
+    problems, facts = kit_root_facts(kit_root, project, kit_components, passwd=passwd)
+    problems.extend(path_problems(paths, hostname))
+    listeners, unreadable = ([], [])
+    if ports:
+        listeners, unreadable = port_listeners([p["port"] for p in ports], allowed_containers, proc_root)
+    problems.extend(port_problems(ports, listeners, unreadable))
+    result = dict(problems=problems, listeners=listeners, hostname=hostname)
+    result.update(facts)
+    return result

@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fl_host_check
+short_description: Check a host before the federation is set up on it, and list every problem found
+version_added: 0.2.0
+author: clarafl.federation maintainers (@clarafl)
+description:
+  - Read-only preflight that the first play of C(site.yml) runs on every host before anything changes, so that bad
+    input fails in seconds with one message that lists every problem of every host.
+  - Each check that fails adds a sentence to RV(problems); the module itself does not fail on problems (unless
+    O(fail_on_problems=true)), so that the playbook can gather the problems of all hosts and fail once.
+  - "The kit root O(kit_root): it must be an absolute path; it must not be C(/), a top-level folder (C(/opt),
+    C(/srv), C(/var), ...), the home directory of a user (from the passwd database, and C(/root)) or a folder that
+    holds one, since teardown removes the whole kit root; and when its owner marker C(<kit_root>/.clarafl-project)
+    (JSON C({\"project\": ..., \"created\": true|false, \"created_at\": ...}), written by the collection when it
+    first uses a kit root) names another project, it belongs to that project."
+  - Entries of an existing kit root that are not among O(kit_components) are listed in
+    RV(kit_root_foreign_entries), so that teardown can leave them alone.
+  - Every entry of O(paths) must exist on the host as a folder or a file.
+  - Every port of O(ports) must be free on the host - no TCP socket listening on it, on any local address (the FL
+    server uses host networking) - or held only by processes of O(allowed_containers). Listeners are read from
+    C(/proc/net/tcp) and C(/proc/net/tcp6), and mapped to processes through C(/proc/<pid>/fd).
+  - Never changes anything; always returns C(changed=false).
+options:
+  project:
+    description: The project's name.
+    type: str
+    required: true
+  kit_root:
+    description:
+      - The folder that holds this project's kits on the host (C(fl_kit_root), by default
+        C(/opt/clarafl/<project>)).
+      - When not given, the kit root is not checked.
+    type: path
+  kit_components:
+    description:
+      - Names of the entries this project puts in the kit root (for example C(server), C(org1-a), C(admin),
+        C(.kits)); only used to compute RV(kit_root_foreign_entries).
+    type: list
+    elements: str
+    default: []
+  paths:
+    description: Paths that must exist on the host.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The path; it must be absolute.
+        type: path
+        required: true
+      what:
+        description: What the path is, as problem sentences name it (for example C(fl_dataset_dir of org1-a)).
+        type: str
+        required: true
+      kind:
+        description: Whether the path must be a folder or a regular file.
+        type: str
+        choices: [dir, file]
+        default: dir
+  ports:
+    description: TCP ports that must be free on the host, or held by a process of O(allowed_containers).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: The port number.
+        type: int
+        required: true
+      name:
+        description: The variable that sets the port, as problem sentences name it (for example C(fl_admin_port)).
+        type: str
+        required: true
+      needed_by:
+        description: Who needs the port, as problem sentences name it.
+        type: str
+        default: the FL server
+  allowed_containers:
+    description:
+      - Ids of containers (full ids, or prefixes of at least 12 characters) whose processes may hold O(ports) -
+        the project's own running FL server.
+    type: list
+    elements: str
+    default: []
+  fail_on_problems:
+    description: Fail, with every problem in the message, when there is any; for standalone use.
+    type: bool
+    default: false
+notes:
+  - Needs to read C(/proc/<pid>/fd) and C(/proc/<pid>/cgroup) of other users' processes to name the process that
+    holds a port - run it as root (C(become)). Without that, a port held by another user's process is still
+    reported as in use, "by a process this check cannot see".
+  - Linux only.
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: clarafl.federation.fl_engine_processes
+"""
+
+EXAMPLES = r"""
+- name: Check the host before anything changes
+  clarafl.federation.fl_host_check:
+    project: clarafl_prod
+    kit_root: /opt/clarafl/clarafl_prod
+    kit_components: [server, org1-a, admin, .kits]
+    paths:
+      - path: /data/org1-a
+        what: fl_dataset_dir of org1-a
+    ports:
+      - port: 8002
+        name: fl_fed_learn_port
+      - port: 8003
+        name: fl_admin_port
+    allowed_containers: "{{ project_containers.containers | map(attribute='Id') | list }}"
+  become: true
+  register: host_check
+
+- name: Fail once, with the problems of every host
+  ansible.builtin.fail:
+    msg: "{{ ansible_play_hosts | map('extract', hostvars, ['host_check', 'problems']) | flatten | join(' ') }}"
+  run_once: true
+  when: ansible_play_hosts | map('extract', hostvars, ['host_check', 'problems']) | flatten | length > 0
+
+- name: Check one host on its own, failing on any problem
+  clarafl.federation.fl_host_check:
+    project: clarafl_prod
+    kit_root: /opt/clarafl/clarafl_prod
+    fail_on_problems: true
+"""
+
+RETURN = r"""
+problems:
+  description: One sentence per problem found; empty when the host is fine.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "fl_kit_root /opt is a top-level system folder: the collection keeps each project in its own folder
+      (e.g. /opt/clarafl/clarafl_prod)"
+    - "port 8002 is already in use on this host by pid 1234 (python3 -m http.server 8002); the FL server needs it:
+      stop that process or choose another fl_fed_learn_port"
+listeners:
+  description: The TCP sockets listening on O(ports), one entry per socket and process holding it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    port:
+      description: The port.
+      type: int
+    address:
+      description: The local address the socket listens on (C(0.0.0.0) or C(::) for every address).
+      type: str
+    pid:
+      description: Id of a process holding the socket, or V(null) when this check cannot see which.
+      type: int
+    cmdline:
+      description: That process's command line, or V(null).
+      type: str
+    container:
+      description: Id of the container the process runs in, or V(null) for a process on the host.
+      type: str
+    ours:
+      description: Whether the process runs in one of O(allowed_containers).
+      type: bool
+  sample:
+    - {port: 8002, address: 0.0.0.0, pid: 1234, cmdline: python3 -m http.server 8002, container: null, ours: false}
+kit_root_exists:
+  description: Whether O(kit_root) exists on the host.
+  returned: always
+  type: bool
+  sample: true
+kit_root_marker:
+  description: The content of the kit root's owner marker C(<kit_root>/.clarafl-project), or V(null) when there is
+    none or it cannot be read.
+  returned: always
+  type: dict
+  sample: {project: clarafl_prod, created: true, created_at: "2026-01-05T10:00:00Z"}
+kit_root_created_by_collection:
+  description: Whether the owner marker says the collection created the kit root (C(created) is V(true)).
+  returned: always
+  type: bool
+  sample: true
+kit_root_foreign_entries:
+  description: Names of the entries of the kit root that are not among O(kit_components) (the owner marker aside);
+    teardown leaves them alone.
+  returned: always
+  type: list
+  elements: str
+  sample: [notes.txt]
+hostname:
+  description: The host's name, as problem sentences name it.
+  returned: always
+  type: str
+  sample: gpu-node-1
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.clarafl.federation.plugins.module_utils.host_check import host_check
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            project=dict(type="str", required=True),
+            kit_root=dict(type="path"),
+            kit_components=dict(type="list", elements="str", default=[]),
+            paths=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                what=dict(type="str", required=True),
+                kind=dict(type="str", choices=["dir", "file"], default="dir"),
+            )),
+            ports=dict(type="list", elements="dict", default=[], options=dict(
+                port=dict(type="int", required=True),
+                name=dict(type="str", required=True),
+                needed_by=dict(type="str", default="the FL server"),
+            )),
+            allowed_containers=dict(type="list", elements="str", default=[]),
+            fail_on_problems=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not p["project"]:
+        module.fail_json(msg="project must not be empty")
+    bad_ports = [str(x["port"]) for x in p["ports"] if not 0 < x["port"] < 65536]
+    if bad_ports:
+        module.fail_json(msg="ports must be between 1 and 65535; got %s" % ", ".join(bad_ports))
+    short = [c for c in p["allowed_containers"] if len(c) < 12]
+    if short:
+        module.fail_json(msg="allowed_containers needs ids of at least 12 characters; got %s" % ", ".join(short))
+    result = host_check(p["project"], kit_root=p["kit_root"], kit_components=p["kit_components"], paths=p["paths"],
+                        ports=p["ports"], allowed_containers=p["allowed_containers"])
+    result["changed"] = False
+    if p["fail_on_problems"] and result["problems"]:
+        module.fail_json(msg="%d problem(s) on this host: %s" % (len(result["problems"]), " ".join(
+            "(%d) %s" % (i + 1, text) for i, text in enumerate(result["problems"]))), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

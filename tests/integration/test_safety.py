@@ -1,0 +1,240 @@
+"""Bad input fails in site.yml's first play, in one message, before any host changes; destructive
+playbooks need an inventory; teardown removes only what the collection made; check mode previews
+without creating anything; the playbooks run from another working directory. Against this machine's
+real Docker engine and the real provisioning tool."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import yaml
+
+from conftest import REPO, docker, run_playbook
+
+SITE = os.path.join(REPO, "site.yml")
+TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
+SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
+
+
+def write_inventory(tmp_path, project, extra=None, host_vars=None, fed_port=8302):
+    group_vars = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "fl_project_name": project,
+        "fl_kit_root": str(tmp_path / "kits"),
+        "fl_fed_learn_port": fed_port,
+        "fl_admin_port": fed_port + 1,
+        "clara_image_source": "build",
+        "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+        "zerotier_enabled": False,
+        "docker_manage_engine": False,
+        "fl_server_org": "clarafl",
+        "fl_server_cn": "localhost",
+        "fl_admins": [{"email": "admin@clarafl.test", "org": "clarafl", "roles": ["super"]}],
+        "fl_org_policies": {"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed"},
+        "fl_server_ulimits": ["stack:67108864:67108864"],
+        "fl_client_ulimits": ["stack:67108864:67108864"],
+        "fl_client_demo_data": True,
+        "fl_dataset_dir": str(tmp_path / "data") + "/{{ fl_client_name }}",
+        "provisioning_workspace": str(tmp_path / "workspace"),
+        "fl_admin_num_rounds": 2,
+    }
+    group_vars.update(extra or {})
+    clients = dict((n, {"fl_client_name": n, "fl_org": o}) for n, o in SITES)
+    for host, values in (host_vars or {}).items():
+        clients[host].update(values)
+    inventory = {"all": {"vars": group_vars, "children": {
+        "fl_server": {"hosts": {"fl-server": None}},
+        "fl_clients": {"hosts": clients},
+        "fl_admin": {"hosts": {"fl-admin": None}},
+    }}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return str(path)
+
+
+@pytest.fixture
+def project():
+    return "itsafe_%s" % uuid.uuid4().hex[:6]
+
+
+def project_containers(project):
+    return docker("ps", "-aq", "--filter", "label=org.clarafl.project=%s" % project).stdout.split()
+
+
+def nothing_made(tmp_path, project):
+    """Nothing of the project exists: no container, kit root, workspace, data or lock."""
+    assert project_containers(project) == []
+    for name in ("kits", "workspace", "data"):
+        assert not (tmp_path / name).exists(), name
+    assert not os.path.exists("/var/lib/clarafl/%s" % project)
+
+
+def first_play_failure(run):
+    assert run.rc != 0
+    assert "Traceback" not in run.output
+    # It stopped in the first play: no later play started.
+    assert "PLAY [Put the Clara runtime image on every machine]" not in run.output
+    return run.output
+
+
+def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, project):
+    inventory = write_inventory(tmp_path, project, extra={
+        "fl_admin_num_rounds": "five",
+        "fl_admin_min_num_clients": 0,
+        "fl_admin_wait_timeout": -1,
+        "provisioning_workspace": "workspace-relative",
+    }, host_vars={"org1-b": {"fl_clinet_name": "typo"}})
+    started = time.time()
+    run = run_playbook(SITE, inventory=inventory)
+    out = first_play_failure(run)
+    assert time.time() - started < 60
+    assert "problem(s) found before any host was changed (nothing was changed)" in out
+    assert "fl_admin_num_rounds" in out and "five" in out
+    assert "fl_admin_min_num_clients" in out and "at least 1" in out
+    assert "fl_admin_wait_timeout" in out
+    assert "provisioning_workspace" in out and "absolute path" in out
+    # a typo is a warning naming the closest known variable
+    assert "fl_clinet_name" in out and "did you mean fl_client_name" in out
+    nothing_made(tmp_path, project)
+
+
+def test_a_typo_is_an_error_in_strict_mode(tmp_path, project):
+    inventory = write_inventory(tmp_path, project, extra={"fl_strict_variables": True},
+                                host_vars={"org1-b": {"fl_clinet_name": "typo"}})
+    out = first_play_failure(run_playbook(SITE, inventory=inventory))
+    assert "fl_clinet_name" in out and "did you mean fl_client_name" in out
+    nothing_made(tmp_path, project)
+
+
+@pytest.mark.parametrize("kit_root, words", [
+    ("kits", "must be an absolute path"),
+    ("/opt", "top-level system folder"),
+    ("/", "fl_kit_root"),
+])
+def test_a_kit_root_that_is_not_the_projects_own_folder_is_refused(tmp_path, project, kit_root, words):
+    out = first_play_failure(run_playbook(SITE, inventory=write_inventory(tmp_path, project, extra={"fl_kit_root": kit_root})))
+    assert words in out
+    assert not os.path.exists(os.path.join(REPO, "playbooks", "kits"))
+    assert not os.path.exists(os.path.join(REPO, "kits"))
+    assert project_containers(project) == []
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"fl_admin_mmar_source": "weird"}, "fl_admin_mmar_source"),
+    ({"fl_admin_mmar_source": "path"}, "fl_admin_mmar_path"),
+    ({"fl_admin_mmar_source": "path", "fl_admin_mmar_path": "/nonexistent/mmar"}, "/nonexistent/mmar"),
+    ({"fl_admin_mmar_source": "ngc"}, "fl_admin_ngc_api_key"),
+])
+def test_the_mmar_source_is_checked_first(tmp_path, project, extra, words):
+    out = first_play_failure(run_playbook(SITE, inventory=write_inventory(tmp_path, project, extra=extra)))
+    assert words in out
+    assert "has no attribute" not in out
+    nothing_made(tmp_path, project)
+
+
+def test_a_missing_dataset_folder_is_found_before_anything_runs(tmp_path, project):
+    inventory = write_inventory(tmp_path, project, extra={"fl_client_demo_data": False},
+                                host_vars={"org2": {"fl_dataset_dir": str(tmp_path / "nowhere")}})
+    (tmp_path / "data" / "org1-a").mkdir(parents=True)
+    (tmp_path / "data" / "org1-b").mkdir(parents=True)
+    out = first_play_failure(run_playbook(SITE, inventory=inventory))
+    assert "dataset folder of site org2" in out and str(tmp_path / "nowhere") in out
+    assert "org1-a" not in out.split("problem(s) found")[1].split("PLAY RECAP")[0]
+    assert project_containers(project) == []
+    assert not (tmp_path / "kits").exists()
+
+
+def test_a_foreign_listener_on_the_fl_port_is_named(tmp_path, project):
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 8302))
+    listener.listen(1)
+    try:
+        out = first_play_failure(run_playbook(SITE, inventory=write_inventory(tmp_path, project)))
+    finally:
+        listener.close()
+    assert "port 8302" in out and "fl_fed_learn_port" in out and "pid %d" % os.getpid() in out
+    nothing_made(tmp_path, project)
+
+
+def test_a_kit_root_of_another_project_is_refused_naming_its_owner(tmp_path, project):
+    kits = tmp_path / "kits"
+    kits.mkdir()
+    (kits / ".clarafl-project").write_text(json.dumps({"project": "someone_else", "created": True}))
+    (kits / "server").mkdir()
+    out = first_play_failure(run_playbook(SITE, inventory=write_inventory(tmp_path, project)))
+    assert "belongs to project someone_else" in out
+    assert sorted(os.listdir(str(kits))) == [".clarafl-project", "server"]
+    assert project_containers(project) == []
+
+
+def test_destructive_playbooks_need_an_inventory():
+    for playbook in ("teardown.yml", "stop.yml"):
+        run = run_playbook(os.path.join(REPO, "playbooks", playbook), inventory="", args=())
+        assert run.rc != 0, run.output
+        assert "name its inventory" in run.output
+    site = run_playbook(SITE, inventory="")
+    assert site.rc != 0 and "needs the inventory of a federation" in site.output
+
+
+def test_check_mode_previews_a_fresh_federation_from_another_folder(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", inventory, "--check", "--diff"]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    started = time.time()
+    # From another working directory, without the checkout's ansible.cfg.
+    proc = subprocess.run(cmd, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, check=False)
+    took = time.time() - started
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert took < 60, took
+    out = proc.stdout
+    assert "Check mode: would start the FL server container clarafl-%s-server" % project in out
+    assert "Check mode: run 1 was not started by this role: would stage MMAR clarafl_demo" in out
+    # the diff shows the rendered project
+    assert "+name: %s" % project in out and "admin@clarafl.test" in out
+    nothing_made(tmp_path, project)
+
+
+def test_teardown_keeps_what_the_collection_did_not_make(tmp_path, project):
+    # A kit root the user made, with their own files in it.
+    kits = tmp_path / "kits"
+    kits.mkdir(mode=0o755)
+    (kits / "notes.txt").write_text("the user's")
+    (kits / "keep").mkdir()
+    inventory = write_inventory(tmp_path, project)
+    run = run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning"])
+    assert run.rc == 0, run.output[-5000:]
+    assert (kits / "server" / "startup").is_dir() and (kits / ".clarafl-project").exists()
+    assert json.loads((kits / ".clarafl-project").read_text())["created"] is False
+    assert oct(os.stat(str(kits)).st_mode & 0o777) == oct(0o755)
+    again = run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning"])
+    assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
+    down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
+    assert down.rc == 0, down.output[-5000:]
+    assert "Tearing down project %s on" % project in down.output
+    assert sorted(os.listdir(str(kits))) == ["keep", "notes.txt"]
+    assert (kits / "notes.txt").read_text() == "the user's"
+    assert not (tmp_path / "workspace").exists()
+    assert not os.path.exists("/var/lib/clarafl/%s" % project)
+
+
+def test_teardown_removes_a_kit_root_it_made_and_refuses_a_system_folder(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    run = run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning"])
+    assert run.rc == 0, run.output[-5000:]
+    assert json.loads((tmp_path / "kits" / ".clarafl-project").read_text())["created"] is True
+    refused = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"fl_kit_root": "/opt"})
+    assert refused.rc != 0 and "top-level system folder" in refused.output
+    assert (tmp_path / "kits" / "server").is_dir()
+    down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
+    assert down.rc == 0, down.output[-5000:]
+    assert not (tmp_path / "kits").exists()
+    assert not (tmp_path / "workspace").exists()
+    assert not os.path.exists("/var/lib/clarafl/%s" % project)
