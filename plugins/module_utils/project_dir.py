@@ -117,10 +117,13 @@ def claim(path, project, marker=True, owner_uid=None, group_gid=None, passwd=Non
     return plan
 
 
-def plan_release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False):
+def plan_release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False,
+                 release_root=True):
     """What release would do: {path, remove: [paths], unmark, remove_dir, kept: [entries left for others]}.
 
     purge: the folder is wholly the collection's (the provisioning workspace): it goes with all it holds.
+    release_root: the project is done with the folder: its marker goes, and the folder too when it is then empty
+    and the collection created it. False when other hosts of the machine may still have entries to remove.
     """
     path = _check_path(path, project, passwd)
     plan = dict(path=path, remove=[], unmark=False, remove_dir=False, kept=[])
@@ -145,7 +148,9 @@ def plan_release(path, project, components=(), marker=True, remove_if_empty=Fals
             gone.add(parent)
     left = [e for e in left if os.path.join(path, e) not in gone]
     plan["kept"] = sorted(left)
-    plan["unmark"] = current is not None and not left
+    if not release_root:
+        return plan
+    plan["unmark"] = current is not None
     if not left:
         if current is not None:
             plan["remove_dir"] = current.get("created") is True
@@ -165,9 +170,10 @@ def _remove(target):
             raise
 
 
-def release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False):
+def release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False,
+            release_root=True):
     """Remove what plan_release says; returns the plan (with changed)."""
-    plan = plan_release(path, project, components, marker, remove_if_empty, passwd, purge)
+    plan = plan_release(path, project, components, marker, remove_if_empty, passwd, purge, release_root)
     for target in plan["remove"]:
         _remove(target)
     if plan["unmark"]:

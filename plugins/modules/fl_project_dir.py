@@ -17,9 +17,9 @@ description:
   - With O(state=present), creates the folder (mode C(0700)) when it is missing and marks it as the project's with
     a file C(.clarafl-project) that names the project and says whether the collection created the folder. A folder
     that exists already keeps its owner, mode and contents - it may be the user's.
-  - With O(state=absent), removes the O(components) (the project's own entries in the folder), then the marker
-    when nothing else is left, and the folder itself only when it is empty and the collection created it (or, for
-    a folder without a marker, when O(remove_if_empty) is set). Everything else in the folder is left alone and
+  - With O(state=absent), removes the O(components) (the project's own entries in the folder), then (with
+    O(release=true)) the marker, and the folder itself only when it is then empty and the collection created it (or,
+    for a folder without a marker, when O(remove_if_empty) is set). Everything else in the folder is left alone and
     listed in RV(kept).
   - Both refuse, before they change anything, C(/), a top-level folder such as C(/opt), a home directory or a
     folder that holds one, a relative path, and a folder whose marker names another project.
@@ -52,6 +52,12 @@ options:
     description: With O(marker=false) and O(state=absent), remove the folder when nothing is left in it.
     type: bool
     default: false
+  release:
+    description:
+      - With O(state=absent), whether the project is done with the folder (its marker goes, and the folder when empty).
+      - Set V(false) while other inventory hosts of the same machine still have their entries to remove.
+    type: bool
+    default: true
   purge:
     description:
       - With O(state=absent), remove the folder with everything in it. Only for a folder that is wholly the
@@ -153,6 +159,7 @@ def main():
             marker=dict(type="bool", default=True),
             remove_if_empty=dict(type="bool", default=False),
             purge=dict(type="bool", default=False),
+            release=dict(type="bool", default=True),
             owner=dict(type="str"),
             group=dict(type="str"),
         ),
@@ -177,11 +184,11 @@ def main():
             module.exit_json(changed=plan["changed"], path=plan["path"], created=plan["created"])
         if module.check_mode:
             plan = plan_release(p["path"], p["project"], p["components"], p["marker"], p["remove_if_empty"],
-                                purge=p["purge"])
+                                purge=p["purge"], release_root=p["release"])
             plan["changed"] = bool(plan["remove"] or plan["unmark"] or plan["remove_dir"])
         else:
             plan = release(p["path"], p["project"], p["components"], p["marker"], p["remove_if_empty"],
-                           purge=p["purge"])
+                           purge=p["purge"], release_root=p["release"])
         module.exit_json(changed=plan["changed"], path=plan["path"], removed=plan["remove"],
                          removed_dir=plan["remove_dir"], kept=plan["kept"])
     except ProjectDirError as exc:

@@ -30,8 +30,10 @@ class PlaybookRun(object):
 
 
 def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook,
-           "-i", inventory or os.path.join(HERE, "inventory.yml")]
+    """inventory=False runs the playbook with no inventory at all."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook]
+    if inventory is not False:
+        cmd += ["-i", inventory or os.path.join(HERE, "inventory.yml")]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)

@@ -79,7 +79,8 @@ def first_play_failure(run):
     assert "Traceback" not in run.output
     # It stopped in the first play: no later play started.
     assert "PLAY [Put the Clara runtime image on every machine]" not in run.output
-    return run.output
+    # The output callback folds long lines: compare words, not line breaks.
+    return " ".join(run.output.split())
 
 
 def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, project):
@@ -175,10 +176,10 @@ def test_a_kit_root_of_another_project_is_refused_naming_its_owner(tmp_path, pro
 
 def test_destructive_playbooks_need_an_inventory():
     for playbook in ("teardown.yml", "stop.yml"):
-        run = run_playbook(os.path.join(REPO, "playbooks", playbook), inventory="", args=())
+        run = run_playbook(os.path.join(REPO, "playbooks", playbook), inventory=False)
         assert run.rc != 0, run.output
         assert "name its inventory" in run.output
-    site = run_playbook(SITE, inventory="")
+    site = run_playbook(SITE, inventory=False)
     assert site.rc != 0 and "needs the inventory of a federation" in site.output
 
 

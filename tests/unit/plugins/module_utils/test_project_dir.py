@@ -57,7 +57,7 @@ def test_a_users_folder_keeps_its_mode_and_is_marked_as_not_created(tmp_path):
     kit_layout(str(root))
     done = release(str(root), "p1", COMPONENTS, passwd=PASSWD)
     assert done["kept"] == ["notes.txt"] and done["remove_dir"] is False
-    assert sorted(os.listdir(str(root))) == [".clarafl-project", "notes.txt"]
+    assert sorted(os.listdir(str(root))) == ["notes.txt"]
     assert (root / "notes.txt").read_text() == "mine"
 
 
@@ -75,13 +75,14 @@ def test_release_of_some_components_leaves_the_others_and_the_marker(tmp_path):
     root = str(tmp_path / "kits")
     claim(root, "p1", passwd=PASSWD)
     kit_layout(root)
-    done = release(root, "p1", ["org1-a", ".kits/org1-a.zip"], passwd=PASSWD)
+    done = release(root, "p1", ["org1-a", ".kits/org1-a.zip"], passwd=PASSWD, release_root=False)
     assert not done["remove_dir"] and not done["unmark"]
     assert os.path.exists(os.path.join(root, ".kits", "server.zip"))
     assert not os.path.exists(os.path.join(root, "org1-a"))
     # a sub-folder emptied by its listed components goes too
-    release(root, "p1", [".kits/server.zip", ".kits/server.zip.extracted"], passwd=PASSWD)
+    release(root, "p1", [".kits/server.zip", ".kits/server.zip.extracted"], passwd=PASSWD, release_root=False)
     assert not os.path.exists(os.path.join(root, ".kits"))
+    assert os.path.exists(os.path.join(root, ".clarafl-project"))
 
 
 def test_check_mode_plan_changes_nothing(tmp_path):
