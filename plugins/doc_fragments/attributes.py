@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # What every module of the collection says of check mode and diff mode; each module gives its support.
+    # What the attributes of every module of the collection mean; each module says its own support and details.
     DOCUMENTATION = r"""
 options: {}
 attributes:
@@ -16,4 +16,7 @@ attributes:
     description: Can run in check mode and say what it would change without changing it.
   diff_mode:
     description: Shows what changed (or would change, in check mode) in diff mode.
+  platform:
+    description: Target OS/families that can be operated against.
+    platforms: posix
 """

@@ -157,20 +157,18 @@ notes:
     status is C(exception_occurred) answers with that, so the command fails, and its process keeps running.
   - C(restart client) is answered with C(Server did not respond) by the engine although the site restarts;
     the module reports that as a failure.
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details:
       - Only read-only commands (and O(status)) are sent; mutating commands are returned in RV(skipped) and make
         the result C(changed).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
 seealso:
   - module: clarafl.federation.kit_extract
   - module: clarafl.federation.provision_kits

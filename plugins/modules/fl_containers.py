@@ -103,18 +103,16 @@ options:
     description: Seconds to wait for each answer of the Docker engine.
     type: int
     default: 60
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The state and the wanted labels of each container that is started, created or replaced.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
 seealso:
   - module: community.docker.docker_container
 """

@@ -58,13 +58,16 @@ options:
 notes:
   - Needs to read C(/proc/<pid>/cgroup) and C(/proc/<pid>/cwd) of other users' processes, and to signal them -
     run it as root (C(become)).
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Lists what would be ended; ends nothing.
     support: full
+    details: Lists what would be ended; ends nothing.
   diff_mode:
-    description: Not supported.
     support: none
+  platform:
+    support: full
 """
 
 EXAMPLES = r"""

@@ -101,17 +101,16 @@ notes:
     holds a port - run it as root (C(become)). Without that, a port held by another user's process is still
     reported as in use, "by a process this check cannot see".
   - Linux only.
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Reads only; runs the same in check mode.
     support: full
+    details: Reads only; runs the same in check mode.
   diff_mode:
-    description: Not supported.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
 seealso:
   - module: clarafl.federation.fl_engine_processes
 """

@@ -116,13 +116,17 @@ options:
     type: dict
 notes:
   - The same checks are plain functions in C(plugins/module_utils/project.py).
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
     support: full
-    description: Computes the same result; it never changes anything.
+    details: Computes the same result; it never changes anything.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is nothing to show.
+    details: Nothing is changed, so there is nothing to show.
+  platform:
+    support: full
 """
 
 EXAMPLES = r"""

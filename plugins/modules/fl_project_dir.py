@@ -77,6 +77,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    support: full
 notes:
   - Runs as root (C(become)) where the folder is root's, as kit roots are.
 seealso:

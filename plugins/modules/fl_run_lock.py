@@ -76,16 +76,19 @@ options:
     default: false
 notes:
   - Runs wherever the lock file is; for a lock on the controller, delegate the task to C(localhost).
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description:
+    support: full
+    details:
       - With O(state=present) only reads the lock and reports whether it is free, held by O(holder) or held by
         another run (RV(held_by_other), RV(holder)) - without failing for another run, so that a preview can warn.
       - With O(state=absent) does nothing.
-    support: full
   diff_mode:
-    description: Not supported.
     support: none
+  platform:
+    support: full
 """
 
 EXAMPLES = r"""

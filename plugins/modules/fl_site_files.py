@@ -38,17 +38,15 @@ options:
       dataset_dir:
         description: The site's dataset folder, if it has one.
         type: path
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
 seealso:
   - module: ansible.builtin.stat
 """

@@ -189,19 +189,17 @@ notes:
     is displayed otherwise."
   - A staging directory named C(.clarafl-kit-staging-*) is created inside O(dest) (or beside it when O(dest) does
     not exist yet) and removed afterwards; a leftover one from an interrupted run is removed by the next run.
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff lists mode, path, size and a short SHA-256 of each file before and after; private keys show no hash.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
-    platforms: posix
 seealso:
   - module: clarafl.federation.provision_kits
   - module: ansible.builtin.unarchive

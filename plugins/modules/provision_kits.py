@@ -91,21 +91,19 @@ notes:
   - The Clara Train 4.0 provisioner sizes the table from C(COLUMNS) when its output is not a terminal; run it
     with C(COLUMNS=250) (or wider) and C(PYTHONIOENCODING=utf-8). Re-running it with the same C(project.yml) and
     the same audit file (C(-t)) reproduces the same keys and passwords.
+extends_documentation_fragment:
+  - clarafl.federation.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - This action does not modify state.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
     details:
       - This action does not modify state.
   platform:
-    description: Target OS/families that can be operated against.
     support: N/A
-    platforms: posix
 seealso:
   - module: clarafl.federation.kit_extract
 """

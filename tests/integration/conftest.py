@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +44,46 @@ def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None):
     proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, env=full_env, timeout=1800, check=False)
     return PlaybookRun(proc)
+
+
+SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
+
+
+def write_local_inventory(tmp, project, fed_port, extra=None, host_vars=None):
+    """The whole federation on this machine (three sites, CPU only), its files under tmp; returns the path."""
+    group_vars = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "fl_project_name": project,
+        "fl_kit_root": str(tmp / "kits"),
+        "fl_fed_learn_port": fed_port,
+        "fl_admin_port": fed_port + 1,
+        "clara_image_source": "build",
+        "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+        "zerotier_enabled": False,
+        "docker_manage_engine": False,
+        "fl_server_org": "clarafl",
+        "fl_server_cn": "localhost",
+        "fl_admins": [{"email": "admin@clarafl.test", "org": "clarafl", "roles": ["super"]}],
+        "fl_org_policies": {"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed"},
+        "fl_server_ulimits": ["stack:67108864:67108864"],
+        "fl_client_ulimits": ["stack:67108864:67108864"],
+        "fl_client_demo_data": True,
+        "fl_dataset_dir": str(tmp / "data") + "/{{ fl_client_name }}",
+        "provisioning_workspace": str(tmp / "workspace"),
+    }
+    group_vars.update(extra or {})
+    clients = dict((name, {"fl_client_name": name, "fl_org": org}) for name, org in SITES)
+    for host, values in (host_vars or {}).items():
+        clients[host].update(values)
+    inventory = {"all": {"vars": group_vars, "children": {
+        "fl_server": {"hosts": {"fl-server": None}},
+        "fl_clients": {"hosts": clients},
+        "fl_admin": {"hosts": {"fl-admin": None}},
+    }}}
+    path = tmp / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return str(path)
 
 
 def docker(*args, check=True):

@@ -15,50 +15,20 @@ import time
 import uuid
 
 import pytest
-import yaml
 
-from conftest import REPO, docker, run_playbook
+from conftest import REPO, SITES, docker, run_playbook, write_local_inventory
 
 SITE = os.path.join(REPO, "site.yml")
-SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("federation")
     project = "itfed_%s" % uuid.uuid4().hex[:6]
-    group_vars = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "fl_project_name": project,
-        "fl_kit_root": str(tmp / "kits"),
-        "fl_fed_learn_port": 8202,
-        "fl_admin_port": 8203,
-        "clara_image_source": "build",
-        "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
-        "zerotier_enabled": False,
-        "docker_manage_engine": False,
-        "fl_server_org": "clarafl",
-        "fl_server_cn": "localhost",
-        "fl_admins": [{"email": "admin@clarafl.test", "org": "clarafl", "roles": ["super"]}],
-        "fl_org_policies": {"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed"},
-        "fl_server_ulimits": ["stack:67108864:67108864"],
-        "fl_client_ulimits": ["stack:67108864:67108864"],
-        "fl_client_demo_data": True,
-        "fl_dataset_dir": str(tmp / "data") + "/{{ fl_client_name }}",
-        "provisioning_workspace": str(tmp / "workspace"),
-        "fl_admin_num_rounds": 3,
-    }
-    inventory = {"all": {"vars": group_vars, "children": {
-        "fl_server": {"hosts": {"fl-server": None}},
-        "fl_clients": {"hosts": dict((n, {"fl_client_name": n, "fl_org": o}) for n, o in SITES)},
-        "fl_admin": {"hosts": {"fl-admin": None}},
-    }}}
-    path = tmp / "hosts.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    info = {"tmp": tmp, "project": project, "inventory": str(path), "started": time.time() - 1}
+    path = write_local_inventory(tmp, project, 8202, {"fl_admin_num_rounds": 3})
+    info = {"tmp": tmp, "project": project, "inventory": path, "started": time.time() - 1}
     yield info
-    run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=str(path),
+    run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=path,
                  extra_vars={"teardown_provisioning_workspace": True})
 
 

@@ -11,50 +11,15 @@ import time
 import uuid
 
 import pytest
-import yaml
 
-from conftest import REPO, docker, run_playbook
+from conftest import REPO, docker, run_playbook, write_local_inventory
 
 SITE = os.path.join(REPO, "site.yml")
 TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
-SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
 
 
-def write_inventory(tmp_path, project, extra=None, host_vars=None, fed_port=8302):
-    group_vars = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "fl_project_name": project,
-        "fl_kit_root": str(tmp_path / "kits"),
-        "fl_fed_learn_port": fed_port,
-        "fl_admin_port": fed_port + 1,
-        "clara_image_source": "build",
-        "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
-        "zerotier_enabled": False,
-        "docker_manage_engine": False,
-        "fl_server_org": "clarafl",
-        "fl_server_cn": "localhost",
-        "fl_admins": [{"email": "admin@clarafl.test", "org": "clarafl", "roles": ["super"]}],
-        "fl_org_policies": {"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed"},
-        "fl_server_ulimits": ["stack:67108864:67108864"],
-        "fl_client_ulimits": ["stack:67108864:67108864"],
-        "fl_client_demo_data": True,
-        "fl_dataset_dir": str(tmp_path / "data") + "/{{ fl_client_name }}",
-        "provisioning_workspace": str(tmp_path / "workspace"),
-        "fl_admin_num_rounds": 2,
-    }
-    group_vars.update(extra or {})
-    clients = dict((n, {"fl_client_name": n, "fl_org": o}) for n, o in SITES)
-    for host, values in (host_vars or {}).items():
-        clients[host].update(values)
-    inventory = {"all": {"vars": group_vars, "children": {
-        "fl_server": {"hosts": {"fl-server": None}},
-        "fl_clients": {"hosts": clients},
-        "fl_admin": {"hosts": {"fl-admin": None}},
-    }}}
-    path = tmp_path / "hosts.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    return str(path)
+def write_inventory(tmp_path, project, extra=None, host_vars=None):
+    return write_local_inventory(tmp_path, project, 8302, dict({"fl_admin_num_rounds": 2}, **(extra or {})), host_vars)
 
 
 @pytest.fixture
@@ -239,3 +204,24 @@ def test_teardown_removes_a_kit_root_it_made_and_refuses_a_system_folder(tmp_pat
     assert not (tmp_path / "kits").exists()
     assert not (tmp_path / "workspace").exists()
     assert not os.path.exists("/var/lib/clarafl/%s" % project)
+
+
+def test_a_failed_host_stops_the_run_instead_of_leaving_the_admin_waiting(tmp_path, project):
+    # One site's image is missing: its machine cannot start it, so the federation cannot be complete.
+    inventory = write_inventory(tmp_path, project, host_vars={"org2": {"fl_client_image": "clarafl-test/missing:1"}})
+    started = time.time()
+    try:
+        run = run_playbook(SITE, inventory=inventory)
+        took = time.time() - started
+        assert run.rc != 0
+        out = " ".join(run.output.split())
+        assert "The image clarafl-test/missing:1 is not on this host" in out
+        # No later play ran: nothing waited for the sites that never started.
+        assert "PLAY [Deploy the MMAR and train from the admin console]" not in out
+        assert "PLAY [Check that the FL server listens]" not in out
+        assert took < 240, took
+        assert "Traceback" not in out
+    finally:
+        down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
+        assert down.rc == 0, down.output[-3000:]
+    nothing_made(tmp_path, project)
