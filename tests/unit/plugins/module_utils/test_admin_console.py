@@ -190,7 +190,7 @@ def test_driver_classifier_agrees_with_module_utils():
     """The driver carries its own copy of the classifier (it must decide to stop in the
     container); it must agree with classify_reply on every captured reply and more."""
     ns = {"__name__": "driver_under_test"}
-    exec(compile(ac.DRIVER_SOURCE, "<driver>", "exec"), ns)  # pylint: disable=exec-used
+    exec(compile(ac.driver_source(), "<driver>", "exec"), ns)  # pylint: disable=exec-used
     cases = [(e["command"], e["reply"], e.get("local_errors")) for e in REPLIES]
     cases += [("start client", _string_reply(t), None) for t in ("Error: x", "ok", "Please deploy it", "")]
     cases += [("cat server log.txt", _string_reply("an error: line of a log"), None),

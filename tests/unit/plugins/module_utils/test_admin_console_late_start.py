@@ -36,7 +36,7 @@ def _status_line(site, status):
 def driver():
     """A fresh namespace holding the driver program's functions."""
     ns = {"__name__": "driver_under_test"}
-    exec(compile(ac.DRIVER_SOURCE, "<driver>", "exec"), ns)  # pylint: disable=exec-used
+    exec(compile(ac.driver_source(), "<driver>", "exec"), ns)  # pylint: disable=exec-used
     return ns
 
 
