@@ -47,9 +47,11 @@ def project_containers(fed, running_only=False):
 def test_gpus_asked_for_but_absent_stop_before_any_container(fed):
     run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_client_gpus": "all"})
     assert run.rc != 0
-    assert "Site org1-a asks for GPUs (fl_client_gpus: all) but org1-a has no" in run.output
+    assert "Site org1-a asks for GPUs (fl_client_gpus: all) but org1-a has no" in " ".join(run.output.split())
     assert "Traceback" not in run.output
     assert project_containers(fed) == []
+    # refused by a check: no run lock is left behind
+    assert not os.path.exists("/var/lib/clarafl/%s/run.lock" % fed["project"])
 
 
 def site_in_background(fed, name, *args):
@@ -61,8 +63,9 @@ def site_in_background(fed, name, *args):
 
 
 def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fed):
-    first, log_path = site_in_background(fed, "first")
     lock = "/var/lib/clarafl/%s/run.lock" % fed["project"]
+    assert not os.path.exists(lock)
+    first, log_path = site_in_background(fed, "first")
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not os.path.exists(lock) and first.poll() is None:
@@ -141,7 +144,7 @@ def test_a_second_run_changes_nothing_and_leaves_the_run_alone(fed):
     run = run_playbook(SITE, inventory=fed["inventory"])
     assert run.rc == 0, run.output[-5000:]
     assert run.changed() == 0, [l for l in run.output.splitlines() if l.startswith("changed")]
-    assert "has finished: left alone" in run.output
+    assert "has finished: left alone" in " ".join(run.output.split())
     assert len(project_containers(fed, running_only=True)) == 5
 
 
@@ -154,18 +157,12 @@ def train_again_in_background(fed, name, rounds, **extra):
     log_path = str(fed["tmp"] / ("%s.log" % name))
     with open(log_path, "w") as log:
         training = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    metrics = fed["tmp"] / "kits" / "server" / "run_1" / "metrics.jsonl"
-    sessions_before = fed.setdefault("sessions", 1)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        lines = metrics.read_text().splitlines() if metrics.exists() else []
-        if sum(1 for line in lines if '"session": %d' % (sessions_before + 1) in line) >= 2:
-            fed["sessions"] = sessions_before + 1
-            return training, log_path
-        time.sleep(1)
-    training.kill()
-    pytest.fail("the restarted run did not aggregate a round within 180 s")
-    return None, None
+    try:
+        wait_for_rounds(fed)
+    except BaseException:
+        training.kill()
+        raise
+    return training, log_path
 
 
 def finish(training, log_path):
@@ -176,15 +173,37 @@ def finish(training, log_path):
             training.kill()
 
 
+def wait_for_rounds(fed, count=2, timeout=180):
+    """Wait until the newest training session of run 1 has aggregated COUNT rounds."""
+    metrics = fed["tmp"] / "kits" / "server" / "run_1" / "metrics.jsonl"
+    session = fed.setdefault("sessions", 1) + 1
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lines = metrics.read_text().splitlines() if metrics.exists() else []
+        if sum(1 for line in lines if '"session": %d' % session in line) >= count:
+            fed["sessions"] = session
+            return
+        time.sleep(1)
+    pytest.fail("the restarted run did not aggregate %d rounds within %d s" % (count, timeout))
+
+
 def test_a_killed_site_comes_back_and_contributes_again(fed):
+    # The training is started and left to run (no playbook follows it, so none holds the project's lock);
+    # a site dies; site.yml --tags fl_client brings it back into the running training; site.yml
+    # --tags fl_admin then follows the run to its end.
     rounds = 8
-    training, log_path = train_again_in_background(fed, "killed", rounds)
-    try:
-        docker("kill", "clarafl-%s-org1-a" % fed["project"])
-        back = run_playbook(SITE, inventory=fed["inventory"], args=["--tags", "fl_client"])
-        assert back.rc == 0, back.output[-5000:]
-    finally:
-        finish(training, log_path)
+    extra = {"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait": False}
+    start = run_playbook(SITE, inventory=fed["inventory"], extra_vars=extra, args=["--tags", "fl_admin"])
+    assert start.rc == 0, start.output[-5000:]
+    wait_for_rounds(fed)
+    docker("kill", "clarafl-%s-org1-a" % fed["project"])
+    back = run_playbook(SITE, inventory=fed["inventory"], args=["--tags", "fl_client"])
+    assert back.rc == 0, back.output[-5000:]
+    follow = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_num_rounds": rounds,
+                                                                        "fl_admin_wait_timeout": 600},
+                          args=["--tags", "fl_admin"])
+    assert follow.rc == 0, follow.output[-5000:]
+    assert "is training (round" in " ".join(follow.output.split())
     result = summary(fed)
     # min_num_clients is every site: the last rounds could only finish with org1-a back in them
     assert result["rounds_done"] == rounds
@@ -235,8 +254,9 @@ def test_a_killed_server_and_site_are_brought_back_by_site_yml(fed):
     run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_num_rounds": rounds})
     assert run.rc == 0, run.output[-5000:]
     admin_part = run.output[run.output.find("Deploy and start the training"):][:6000]
-    assert "The server no longer knows run 1" in run.output, admin_part
-    assert "The server lost the run (it was restarted during the training)" in run.output
+    said = " ".join(run.output.split())
+    assert "The server no longer knows run 1" in said, admin_part
+    assert "The server lost the run (it was restarted during the training)" in said
     result = summary(fed)
     assert result["finished"] is True and result["server_recovered"] is True
     assert result["rounds_done"] == rounds
@@ -298,7 +318,8 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
     preview = run_playbook(SITE, inventory=fed["inventory"], args=["--check", "--diff"])
     assert preview.rc == 0, preview.output[-5000:]
     assert time.time() - started < 60
-    assert "has finished (" in preview.output and "it would be left alone" in preview.output
+    said = " ".join(preview.output.split())
+    assert "has finished (" in said and "it would be left alone" in said
     assert project_containers(fed, running_only=True) == []
     down = run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=fed["inventory"])
     assert down.rc == 0, down.output[-5000:]

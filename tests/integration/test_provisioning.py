@@ -78,7 +78,9 @@ def test_kits_land_on_their_hosts_and_a_rerun_changes_nothing(tmp_path, project)
     assert first.rc == 0, first.output[-4000:]
 
     kits = tmp_path / "kits"
-    assert sorted(os.listdir(str(kits))) == [".kits", "admin", "org1-a", "org1-b", "org2", "server"]
+    assert sorted(os.listdir(str(kits))) == [".clarafl-project", ".kits", "admin", "org1-a", "org1-b", "org2", "server"]
+    # the kit root is marked as the project's, owner-only
+    assert stat.S_IMODE(os.stat(str(kits / ".clarafl-project")).st_mode) == 0o600
     assert os.path.exists(str(kits / "server" / "startup" / "server.key"))
     assert os.path.exists(str(kits / "org1-a" / "startup" / "client.key"))
     assert os.path.exists(str(kits / "admin" / "startup" / "client.key"))
@@ -151,10 +153,11 @@ def test_a_bad_inventory_fails_before_the_tool_runs_naming_every_problem(tmp_pat
                              {"email": "it@clarafl.local", "org": "", "roles": ["lead_it"]}]})
     run = run_playbook(SITE, inventory=inventory, args=TAGS)
     assert run.rc != 0
+    output = " ".join(run.output.split())
     for sentence in ("still 'example.com'", "fed_learn_port and admin_port are both 8002",
                      "client name 'org1-a' is used twice (hosts h1 and h2)", "is 65 characters, over the 64 certificates allow",
                      "org 'org9' has no policy", "admin 'it@clarafl.local' has no org"):
-        assert sentence in run.output, sentence
+        assert sentence in output, sentence
     assert "Traceback" not in run.output
     # Nothing was touched: the check runs before the first play.
     assert not os.path.exists(str(tmp_path / "workspace"))

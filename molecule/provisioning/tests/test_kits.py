@@ -30,7 +30,11 @@ def test_the_host_has_its_own_kit(host, own):
 
 def test_and_no_other(host, own):
     component, zip_name, _key = own
-    assert sorted(host.check_output("ls -A %s", ROOT).split()) == sorted([".kits", component])
+    assert sorted(host.check_output("ls -A %s", ROOT).split()) == sorted([".clarafl-project", ".kits", component])
+    # The kit root is marked as this project's, made by the collection, owner-only.
+    marker = host.file("%s/.clarafl-project" % ROOT)
+    assert marker.mode == 0o600 and '"project": "molecule_prov"' in marker.content_string
+    assert '"created": true' in marker.content_string
     # The zip, and the record of its extraction that makes reruns cheap (never another kit).
     assert sorted(host.check_output("ls -A %s/.kits", ROOT).split()) == [zip_name, zip_name + ".extracted"]
     record = host.file("%s/.kits/%s.extracted" % (ROOT, zip_name))
