@@ -9,6 +9,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
+
 
 def fl_client_sites(hosts, hostvars):
     """[{name, org, host}] of the client hosts: fl_client_name (default the inventory name) and fl_org."""
@@ -84,8 +86,13 @@ def fl_preflight_problems(variables, project, host_checks, hosts):
     """Every problem the first play found, as sentences: the variables' errors, the project's problems,
     then each host's, a problem that several hosts share said once with all their names."""
     problems = list((variables or {}).get('errors') or [])
-    if isinstance(project, dict) and project.get('failed'):
-        problems.extend(project.get('problems') or [project.get('msg') or 'the provisioning project is not valid'])
+    # Registered with failed_when false: a refusal shows as problems, or as a msg without the project built.
+    if isinstance(project, dict) and not project.get('skipped'):
+        if project.get('problems'):
+            problems.extend(project['problems'])
+        elif 'project' not in project and (project.get('failed') or project.get('msg')) and not problems:
+            # a value the variables' check named already can make the module refuse its arguments
+            problems.append(project.get('msg') or 'the provisioning project is not valid')
     by_text = {}
     order = []
     for host, result in zip(hosts, host_checks):
@@ -115,30 +122,17 @@ def fl_problem_report(problems):
     return '\n'.join(lines)
 
 
-def fl_training_preview(state, summary, run_number, restart=False, sites=(), mmar='', num_rounds=None):
-    """What fl_admin would do with the run, from what it recorded (check mode: nothing is asked of the engine)."""
-    state = state if isinstance(state, dict) else {}
-    summary = summary if isinstance(summary, dict) else {}
-    run_number = int(run_number)
-    start = ('would stage MMAR %s, wait until sites %s answer the server, then set run number %d, upload, deploy '
-             'and start it%s' % (mmar, ', '.join(sites) or '(none)', run_number,
-                                 '' if num_rounds is None else ' for %s round(s)' % num_rounds))
-    if restart:
-        return 'Check mode: fl_admin_restart_training is set: %s (any training of run %d is stopped first).' % (
-            start, run_number)
-    if state.get('run_number') != run_number or state.get('phase') not in ('started', 'deploying'):
-        return 'Check mode: run %d was not started by this role: %s.' % (run_number, start)
-    if state.get('phase') == 'deploying':
-        return 'Check mode: run %d was being deployed when the last run stopped: %s.' % (run_number, start)
-    if summary.get('finished') and summary.get('started_at', '') == state.get('started_at', '-'):
-        return ('Check mode: run %d was started on %s and has finished (%s of %s round(s)): it would be left alone.'
-                % (run_number, state.get('started_at', '?'), summary.get('rounds_done'), summary.get('num_rounds')))
-    return ('Check mode: run %d was started on %s and has not finished: a real run would follow it to its last round, '
-            'or train it again if the server has lost it.' % (run_number, state.get('started_at', '?')))
+def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
+    """What fl_admin does with the run (module_utils.training_plan.plan_run): status None previews it (check mode)."""
+    try:
+        return plan_run(run_number, restart=restart, state=state, summary=summary, status=status, sites=sites,
+                        mmar=mmar, num_rounds=num_rounds)
+    except ValueError as exc:
+        raise AnsibleFilterError('fl_training_plan: %s' % exc)
 
 
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
-                'fl_problem_report': fl_problem_report, 'fl_training_preview': fl_training_preview}
+                'fl_problem_report': fl_problem_report, 'fl_training_plan': fl_training_plan}

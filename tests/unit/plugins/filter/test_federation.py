@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.clarafl.federation.plugins.filter.federation import (
     fl_client_sites,
     fl_status_table,
+    fl_training_plan,
     fl_training_summary,
 )
 
@@ -65,7 +66,7 @@ def test_status_table():
 def test_preflight_problems_join_every_source_and_say_a_shared_problem_once():
     from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems, fl_problem_report
     variables = {"errors": ["fl_admin_num_rounds (on all hosts) must be at least 1 (it is 0)"], "warnings": []}
-    project = {"failed": True, "msg": "2 problems", "problems": ["client name too long"]}
+    project = {"failed": False, "msg": "2 problems", "problems": ["client name too long"]}
     checks = [{"problems": ["port 8002 is in use"]}, {"problems": ["kit root belongs to p2"]},
               {"problems": ["kit root belongs to p2"]}, {"skipped": True}, "not a dict"]
     problems = fl_preflight_problems(variables, project, checks, ["srv", "a", "b", "c", "d"])
@@ -74,7 +75,7 @@ def test_preflight_problems_join_every_source_and_say_a_shared_problem_once():
     report = fl_problem_report(problems)
     assert report.splitlines()[0] == "4 problem(s) found before any host was changed (nothing was changed):"
     assert report.splitlines()[4] == "4. a, b: kit root belongs to p2"
-    assert fl_preflight_problems({"errors": []}, {"failed": False}, [{"problems": []}], ["h"]) == []
+    assert fl_preflight_problems({"errors": []}, {"failed": False, "project": {}}, [{"problems": []}], ["h"]) == []
     with pytest.raises(AnsibleFilterError):
         fl_problem_report("x")
 
@@ -83,16 +84,34 @@ def test_preflight_problems_name_a_host_check_that_failed_on_its_own():
     from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems
     problems = fl_preflight_problems({}, {}, [{"failed": True, "msg": "bad option"}], ["h1"])
     assert problems == ["h1: bad option"]
+    # the project module refusing a value the variables' check named already adds nothing
+    refused = {"failed": False, "msg": "argument 'admin_port' is of type str"}
+    assert fl_preflight_problems({"errors": ["fl_admin_port must be an int"]}, refused, [], []) == [
+        "fl_admin_port must be an int"]
+    assert fl_preflight_problems({"errors": []}, refused, [], []) == ["argument 'admin_port' is of type str"]
 
 
-def test_training_preview_says_what_a_real_run_would_do():
-    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_training_preview
-    fresh = fl_training_preview({}, {}, 1, sites=["org1-a", "org2"], mmar="demo", num_rounds=3)
+def test_training_plan_previews_what_a_real_run_would_do():
+    fresh = fl_training_plan({}, {}, 1, sites=["org1-a", "org2"], mmar="demo", num_rounds=3)["message"]
     assert "run 1 was not started by this role" in fresh and "sites org1-a, org2" in fresh and "3 round(s)" in fresh
     state = {"run_number": 1, "phase": "started", "started_at": "T1"}
-    done = fl_training_preview(state, {"finished": True, "started_at": "T1", "rounds_done": 3, "num_rounds": 3}, 1)
-    assert "has finished (3 of 3 round(s)): it would be left alone" in done
-    older = fl_training_preview(state, {"finished": True, "started_at": "T0"}, 1)
+    done = fl_training_plan(state, {"finished": True, "started_at": "T1", "rounds_done": 3, "num_rounds": 3}, 1)
+    assert "has finished (3 of 3 round(s)): it would be left alone" in done["message"]
+    older = fl_training_plan(state, {"finished": True, "started_at": "T0"}, 1)["message"]
     assert "has not finished" in older
-    assert "restart_training is set" in fl_training_preview(state, {}, 1, restart=True)
-    assert "was not started by this role" in fl_training_preview(state, {}, 2)
+    assert "restart_training is set" in fl_training_plan(state, {}, 1, restart=True)["message"]
+    assert "was not started by this role" in fl_training_plan(state, {}, 2)["message"]
+
+
+def test_training_plan_takes_the_files_as_the_role_reads_them():
+    # the role passes the slurped files' text (positional arguments, as in a task); a live status decides
+    plan = fl_training_plan('{"run_number": 1, "phase": "started", "started_at": "T1"}', "", "1", False,
+                            {"run_number": 1, "server_status": "training started", "current_round": 2,
+                             "max_round": 5}, ["org1-a"], "clarafl_demo", 5)
+    assert plan["action"] == "in_progress" and plan["message"] == "Run 1 is training (round 2 of 5): left alone."
+    assert plan["previous"]["started_at"] == "T1"
+
+
+def test_training_plan_names_a_bad_run_number():
+    with pytest.raises(AnsibleFilterError, match="fl_training_plan: the run number must be a whole number"):
+        fl_training_plan({}, {}, "one")
