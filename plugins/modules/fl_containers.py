@@ -18,12 +18,14 @@ description:
   - A container that carries every label in its O(containers[].labels), runs the image its O(containers[].image)
     names now and is running is left alone. One that matches but is stopped is started. Any other is removed and
     created again; an absent one is created. The caller puts what the container is made from into its labels (the
-    FL client role labels each site's container with a hash of its settings and the fingerprint of its kit).
+    FL server, FL client and admin roles label each container they run with a hash of its settings and the
+    fingerprint of its kit's certificate).
   - Settings are not compared one by one as M(community.docker.docker_container) does, so a container changed
     by hand behind a matching label is left alone; remove it to have it made again.
   - The containers are created and started a few at a time (O(parallel)). The FL client role calls this once per
     machine for all the sites it runs, where one M(community.docker.docker_container) call per site cost about
-    half a second of CPU each.
+    half a second of CPU each; the FL server and admin roles call it for their one container, so every FL
+    container of a federation follows the same rule.
   - Every setting is checked before the first change. An engine error for one container does not stop the others;
     the module then fails and names each container that failed and why.
 requirements:

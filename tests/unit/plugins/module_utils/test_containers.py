@@ -73,6 +73,35 @@ def test_create_kwargs_map_the_client_settings():
     }
 
 
+def test_create_kwargs_map_the_server_and_console_settings():
+    # The FL server's container as roles/fl_server/vars/main.yml describes it.
+    server = c.create_kwargs({
+        "name": "clarafl-fed-server", "image": "clarafl/clara-train-cpu:4.0",
+        "command": ["bash", "-c", "cd /workspace/server/startup && exec ./sub_start.sh"], "init": True,
+        "volumes": ["/opt/clarafl/fed/server:/workspace/server"], "tmpfs": ["/tmp:mode=1777"],
+        "network_mode": "host", "ipc_mode": "host", "shm_size": "1g",
+        "ulimits": ["memlock:-1:-1", "stack:67108864:67108864"], "restart_policy": "unless-stopped",
+        "labels": {"org.clarafl.project": "fed", "org.clarafl.component": "server",
+                   "org.clarafl.config": "h1", "org.clarafl.kit": "k1"}})
+    assert server["ipc_mode"] == "host" and server["shm_size"] == "1g" and server["network_mode"] == "host"
+    assert server["ulimits"] == [{"name": "memlock", "soft": -1, "hard": -1},
+                                 {"name": "stack", "soft": 67108864, "hard": 67108864}]
+    assert server["tmpfs"] == {"/tmp": "mode=1777"} and server["init"] is True
+    assert server["labels"]["org.clarafl.component"] == "server"
+    # The admin console's (roles/fl_admin/vars/main.yml): the server's name resolves to its address.
+    console = c.create_kwargs({
+        "name": "clarafl-fed-admin", "image": "clarafl/clara-train-cpu:4.0", "command": ["sleep", "infinity"],
+        "init": True, "volumes": ["/opt/clarafl/fed/admin:/workspace/admin"],
+        "etc_hosts": {"fl-server.example": "10.147.17.2"}, "network_mode": "host", "restart_policy": "unless-stopped",
+        "labels": {"org.clarafl.component": "admin"}})
+    assert console == {
+        "image": "clarafl/clara-train-cpu:4.0", "name": "clarafl-fed-admin", "detach": True,
+        "labels": {"org.clarafl.component": "admin"}, "restart_policy": {"Name": "unless-stopped"},
+        "command": ["sleep", "infinity"], "init": True, "volumes": ["/opt/clarafl/fed/admin:/workspace/admin"],
+        "extra_hosts": {"fl-server.example": "10.147.17.2"}, "network_mode": "host",
+    }
+
+
 def test_empty_settings_are_left_to_the_engine():
     kwargs = c.create_kwargs(_spec(command=[], volumes=[], tmpfs=[], etc_hosts={}, device_requests=[],
                                    network_mode="", ipc_mode="", shm_size="", ulimits=[]))

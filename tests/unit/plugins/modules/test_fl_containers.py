@@ -85,6 +85,35 @@ def test_creates_then_leaves_alone_then_starts_and_replaces(engine, capsys):
     assert third["diff"]["after"][specs[2]["name"]]["labels"]["org.clarafl.config"] == "h2"
 
 
+def test_the_server_and_console_settings_reach_the_engine(engine, capsys):
+    # The shapes of the FL server's and the admin console's containers (the roles' vars/main.yml):
+    # host network and IPC, shared memory, a stack limit, a hosts entry for the server's name.
+    client, label = engine
+    server = _specs(label, ["server"], network_mode="host", ipc_mode="host", shm_size="1g",
+                    ulimits=["stack:67108864:67108864"])[0]
+    server["labels"]["org.clarafl.kit"] = "k1"
+    console = _specs(label, ["admin"], command=["sleep", "infinity"], network_mode="host",
+                     etc_hosts={"fl-server.example": "10.147.17.2"}, ulimits=[], tmpfs=[])[0]
+    first = _run(capsys, [server, console])
+    assert first["changed"] is True and not first.get("failed"), first
+    host = client.containers.get(server["name"]).attrs["HostConfig"]
+    assert host["NetworkMode"] == "host" and host["IpcMode"] == "host"
+    assert host["ShmSize"] == 1024 ** 3
+    assert host["Ulimits"] == [{"Name": "stack", "Soft": 67108864, "Hard": 67108864}]
+    made = client.containers.get(console["name"])
+    assert made.attrs["HostConfig"]["ExtraHosts"] == ["fl-server.example:10.147.17.2"]
+    assert made.attrs["Config"]["Cmd"] == ["sleep", "infinity"] and made.attrs["HostConfig"]["Init"] is True
+
+    again = _run(capsys, [server, console])
+    assert again["changed"] is False, again
+    # A new kit (re-provisioning) replaces the server and leaves the console alone.
+    server["labels"]["org.clarafl.kit"] = "k2"
+    third = _run(capsys, [server, console])
+    assert third["containers"][server["name"]]["action"] == "recreate"
+    assert third["containers"][console["name"]]["action"] == "none"
+    assert client.containers.get(server["name"]).attrs["Config"]["Labels"]["org.clarafl.kit"] == "k2"
+
+
 def test_check_mode_changes_nothing(engine, capsys):
     client, label = engine
     specs = _specs(label, ["a", "b"])
