@@ -131,8 +131,30 @@ def fl_training_plan(state, summary, run_number, restart=False, status=None, sit
         raise AnsibleFilterError('fl_training_plan: %s' % exc)
 
 
+def fl_round_lines(history, contributions=None):
+    """One line per change of the server's state or round in a wait's readings, then the contributions."""
+    if not isinstance(history, (list, tuple)):
+        raise AnsibleFilterError('fl_round_lines expects a list, got %s' % type(history).__name__)
+    lines = []
+    last = None
+    for status in history:
+        if not isinstance(status, dict):
+            continue
+        key = (status.get('run_number'), status.get('server_status'), status.get('current_round'))
+        if key == last:
+            continue
+        last = key
+        line = 'run %s: %s' % ('?' if key[0] is None else key[0], key[1] or '?')
+        if key[2] is not None:
+            line += ', round %s of %s' % (key[2], status.get('max_round', '?'))
+        lines.append(line)
+    if contributions:
+        lines.append('contributions so far: %s' % ', '.join('%s=%s' % (k, contributions[k]) for k in sorted(contributions)))
+    return lines
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
-                'fl_problem_report': fl_problem_report, 'fl_training_plan': fl_training_plan}
+                'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan}

@@ -550,6 +550,85 @@ def summarize_watch(watch_replies):
     return history, contributions
 
 
+def _count(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def lagging_sites(status, sites):
+    """The sites of a training that lag behind the others: not registered, not training, or with fewer
+    contributions than the site that has the most (a hung start, a site that stopped answering)."""
+    counts = dict((c.get("name"), _count(c.get("contribution_count"))) for c in status.get("registered_clients") or [])
+    top = max([c for c in counts.values() if c is not None] or [0])
+    clients = status.get("clients") or {}
+    return [s for s in sites
+            if s not in counts or counts[s] is None or counts[s] < top
+            or (clients.get(s) or {}).get("status") != "training started"]
+
+
+def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False, interval=2.0,
+         watch_max=60.0, clock=None, sleep=None):
+    """The one wait of the admin side: read the federation's status until WAIT_FOR holds.
+
+    read(watch) returns (status, history, contributions) from one console session: the status at its end
+    and, with watch > 0, every reading of a watch that ends early when the round or the server state changes.
+    wait_for:
+      * ``registered``: every site in SITES answers the server (``check_status client``);
+      * ``stopped``: the training stopped after it was seen training (SEEN_TRAINING carries that over
+        from an earlier wait); with STALL_TIMEOUT, the wait also ends when the round has not moved for
+        that long while the server trains, naming the sites that lag behind (see lagging_sites).
+    Returns {done, stalled, timed_out, lagging_sites, missing_sites, seen_training, status, history,
+    contributions, waited}; it never raises for a condition that does not hold in time.
+    """
+    import time  # pylint: disable=import-outside-toplevel
+    clock = clock or time.time
+    sleep = sleep or time.sleep
+    if wait_for not in ("registered", "stopped"):
+        raise ValueError("wait_for must be registered or stopped, got %r" % (wait_for,))
+    start = clock()
+    deadline = start + float(timeout)
+    moved = start
+    last_round = None
+    out = dict(done=False, stalled=False, timed_out=False, lagging_sites=[], missing_sites=list(sites),
+               seen_training=bool(seen_training), status={}, history=[], contributions={}, waited=0.0)
+    while True:
+        remaining = deadline - clock()
+        watch = min(watch_max, max(1.0, remaining)) if wait_for == "stopped" else 0
+        status, history, contributions = read(watch)
+        out["status"] = status
+        out["history"].extend(history)
+        for site, count in contributions.items():
+            if count > out["contributions"].get(site, 0):
+                out["contributions"][site] = count
+        states = [h.get("server_status") for h in history] + [status.get("server_status")]
+        if "training started" in states:
+            out["seen_training"] = True
+        rounds = set(h.get("current_round") for h in history)
+        if len(rounds) > 1 or status.get("current_round") != last_round:
+            moved = clock()
+        last_round = status.get("current_round")
+        out["waited"] = round(clock() - start, 1)
+        if wait_for == "registered":
+            out["missing_sites"] = [s for s in sites if s not in (status.get("clients") or {})]
+            out["done"] = not out["missing_sites"]
+        else:
+            out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
+            if (not out["done"] and stall_timeout and status.get("server_status") == "training started"
+                    and clock() - moved > float(stall_timeout)):
+                out["stalled"] = True
+                out["lagging_sites"] = lagging_sites(status, sites)
+                return out
+        if out["done"]:
+            return out
+        if clock() >= deadline:
+            out["timed_out"] = True
+            return out
+        if wait_for == "registered":
+            sleep(min(interval, max(0.0, deadline - clock())))
+
+
 def parse_status(server_reply=None, client_reply=None):
     """The module's ``status`` return value from the two status replies (either may be None)."""
     status = {}

@@ -131,6 +131,30 @@ options:
     description: Seconds between two readings of O(watch).
     type: float
     default: 1
+  wait_for:
+    description:
+      - The one wait of the admin side. Instead of commands, read the status until this holds or O(wait_timeout)
+        passes, and say which it was in RV(waited) (a condition that does not hold in time does not fail the module).
+      - V(registered) - every site in O(sites) answers the server (C(check_status client)). Registered is not yet
+        reachable: a C(deploy) sent right after registration reaches only some sites.
+      - V(stopped) - the training stopped after it was seen training, following it as O(watch) does, with
+        RV(history) and RV(contributions) over the whole wait. With O(stall_timeout), the wait also ends when the
+        round has not moved for that long while the server trains; RV(waited.lagging_sites) names the sites that
+        lag behind the others (not registered, not training, or fewer contributions).
+    type: str
+    choices: [registered, stopped]
+  wait_timeout:
+    description: Seconds O(wait_for) waits at most.
+    type: float
+    default: 180
+  stall_timeout:
+    description: With O(wait_for=stopped), seconds without a new round after which the training counts as stalled; V(0) never.
+    type: float
+    default: 0
+  seen_training:
+    description: With O(wait_for=stopped), the training was already seen training (by an earlier wait of the same run).
+    type: bool
+    default: false
   hung_start:
     description:
       - What to do when sites answer C(start client) with C(No replies) and, after the module waited and sent them
@@ -399,6 +423,34 @@ contributions:
   returned: when O(watch) is set
   type: dict
   sample: {"org1-a": 3, "org1-b": 3}
+waited:
+  description: With O(wait_for), how the wait ended.
+  returned: when O(wait_for) is set
+  type: dict
+  contains:
+    done:
+      description: The condition holds.
+      type: bool
+    stalled:
+      description: The training made no progress for O(stall_timeout) seconds.
+      type: bool
+    timed_out:
+      description: O(wait_timeout) passed first.
+      type: bool
+    lagging_sites:
+      description: When stalled, the sites that lag behind the others.
+      type: list
+      elements: str
+    missing_sites:
+      description: With O(wait_for=registered), the sites that do not answer yet.
+      type: list
+      elements: str
+    seen_training:
+      description: The training was seen training (during this wait or, with O(seen_training), before).
+      type: bool
+    seconds:
+      description: How long the wait took.
+      type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -418,9 +470,49 @@ from ansible_collections.clarafl.federation.plugins.module_utils.admin_console i
     parse_status,
     resolve_endpoint,
     summarize_watch,
+    wait,
     run_console,
     validate_commands,
 )
+
+
+def run_wait(module, p, ret):
+    """wait_for: read the status, one console session at a time, until the condition holds; exits the module."""
+    try:
+        client = docker_client(p["docker_host"], timeout=http_timeout_for(0, p["timeout"]) + 60 + p["timeout"])
+        container = get_running_container(client, p["container"])
+        host, port, kit_host = resolve_endpoint(container, p["kit_dir"], p["server_host"], p["server_port"])
+        server_cn = kit_host if p["server_cn"] is None else (p["server_cn"] or None)
+        ret["server"] = dict(host=host, port=port, server_cn=server_cn)
+
+        def read(watch):
+            driver_args = build_driver_args(
+                [], p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
+                upload_dir=p["upload_dir"], timeout=p["timeout"], status=True, expected_sites=p["sites"],
+                run_mask=[], watch=watch, watch_interval=p["watch_interval"])
+            result = run_console(container, driver_args)
+            if not result.get("ok"):
+                raise AdminConsoleError(failure_message(result, [], host, port, p["username"], p["container"],
+                                                        p["kit_dir"]), kind=result.get("error_kind") or "console")
+            replies = result.get("status_replies") or {}
+            for which in ("server", "client"):
+                verdict = classify_reply("check_status " + which, replies.get(which))
+                if not verdict["ok"]:
+                    raise AdminConsoleError("Reading the status with 'check_status %s' from the FL server at %s:%s "
+                                            "failed: %s" % (which, host, port, verdict["error"]), kind="status")
+            history, contributions = summarize_watch(result.get("watch_replies")) if watch else ([], {})
+            return parse_status(replies.get("server"), replies.get("client")), history, contributions
+
+        out = wait(read, p["wait_for"], p["wait_timeout"], sites=p["sites"] or [], stall_timeout=p["stall_timeout"],
+                   seen_training=p["seen_training"])
+    except AdminConsoleError as exc:
+        module.fail_json(msg=str(exc), reason=exc.kind, **ret)
+    ret["status"] = out.pop("status")
+    ret["history"] = out.pop("history")
+    ret["contributions"] = out.pop("contributions")
+    out["seconds"] = out.pop("waited")
+    ret["waited"] = out
+    module.exit_json(**ret)
 
 
 def main():
@@ -441,7 +533,12 @@ def main():
             watch=dict(type="float", default=0),
             watch_interval=dict(type="float", default=1),
             hung_start=dict(type="str", default="fail", choices=["fail", "report"]),
+            wait_for=dict(type="str", choices=["registered", "stopped"]),
+            wait_timeout=dict(type="float", default=180),
+            stall_timeout=dict(type="float", default=0),
+            seen_training=dict(type="bool", default=False),
         ),
+        mutually_exclusive=[("wait_for", "commands"), ("wait_for", "watch")],
         supports_check_mode=True,
     )
     if not HAS_DOCKER:
@@ -455,6 +552,8 @@ def main():
         module.fail_json(msg="username must be the admin's e-mail address, got an empty string")
 
     ret = dict(changed=False, results=[])
+    if p["wait_for"]:
+        run_wait(module, p, ret)
     try:
         commands = validate_commands(p["commands"], p["sites"])
         run_mask = [not module.check_mode or not is_mutating(c) for c in commands]

@@ -115,3 +115,17 @@ def test_training_plan_takes_the_files_as_the_role_reads_them():
 def test_training_plan_names_a_bad_run_number():
     with pytest.raises(AnsibleFilterError, match="fl_training_plan: the run number must be a whole number"):
         fl_training_plan({}, {}, "one")
+
+
+def test_round_lines_say_each_change_once():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_round_lines
+    history = [{"run_number": 1, "server_status": "training started", "current_round": 0, "max_round": 3},
+               {"run_number": 1, "server_status": "training started", "current_round": 0, "max_round": 3},
+               {"run_number": 1, "server_status": "training started", "current_round": 1, "max_round": 3},
+               {"server_status": "training stopped"}, "junk"]
+    assert fl_round_lines(history, {"b": 2, "a": 3}) == [
+        "run 1: training started, round 0 of 3", "run 1: training started, round 1 of 3", "run ?: training stopped",
+        "contributions so far: a=3, b=2"]
+    assert fl_round_lines([]) == []
+    with pytest.raises(AnsibleFilterError):
+        fl_round_lines("x")

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The admin side's one wait: until every site answers, or until the training stops or stalls."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import lagging_sites, wait
+
+SITES = ["a", "b", "c"]
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def status(state, rnd=None, counts=None, training=SITES):
+    return {"server_status": state, "current_round": rnd,
+            "registered_clients": [{"name": s, "contribution_count": n} for s, n in (counts or {}).items()],
+            "clients": dict((s, {"status": "training started" if s in training else "training stopped"})
+                            for s in (counts or {}))}
+
+
+def reader(clock, script, step=10.0):
+    """read() that plays back (status, history, contributions) and lets STEP seconds pass per session."""
+    calls = []
+
+    def read(watch):
+        calls.append(watch)
+        clock.now += step
+        item = script.pop(0) if len(script) > 1 else script[0]
+        return item
+    read.calls = calls
+    return read
+
+
+def test_lagging_sites_are_those_behind_the_others():
+    assert lagging_sites(status("training started", 3, {"a": 3, "b": 3, "c": 3}), SITES) == []
+    assert lagging_sites(status("training started", 3, {"a": 3, "b": 2, "c": 3}), SITES) == ["b"]
+    assert lagging_sites(status("training started", 3, {"a": 3, "b": 3}), SITES) == ["c"]
+    assert lagging_sites(status("training started", 3, {"a": 3, "b": 3, "c": 3}, training=["a", "b"]), SITES) == ["c"]
+    assert lagging_sites(status("training started", 0, {"a": "", "b": "", "c": ""}), SITES) == SITES
+    assert lagging_sites({}, SITES) == SITES
+
+
+def test_registered_waits_until_every_site_answers():
+    clock = Clock()
+    some = ({"clients": {"a": {}, "b": {}}}, [], {})
+    every = ({"clients": {"a": {}, "b": {}, "c": {}}}, [], {})
+    read = reader(clock, [some, some, every], step=1)
+    out = wait(read, "registered", 60, sites=SITES, clock=clock.time, sleep=clock.sleep)
+    assert out["done"] and not out["timed_out"] and out["missing_sites"] == []
+    assert read.calls == [0, 0, 0]
+
+
+def test_registered_times_out_naming_the_missing_sites():
+    clock = Clock()
+    read = reader(clock, [({"clients": {"a": {}}}, [], {})], step=1)
+    out = wait(read, "registered", 10, sites=SITES, clock=clock.time, sleep=clock.sleep)
+    assert out["timed_out"] and not out["done"] and out["missing_sites"] == ["b", "c"]
+
+
+def test_stopped_follows_to_the_end_keeping_the_highest_counts():
+    clock = Clock()
+    script = [
+        (status("training started", 1), [status("training started", 0), status("training started", 1)], {"a": 1, "b": 1}),
+        (status("training started", 2), [status("training started", 2)], {"a": 2, "b": 1, "c": 2}),
+        (status("training stopped"), [status("training stopped")], {"a": 0}),
+    ]
+    read = reader(clock, script)
+    out = wait(read, "stopped", 600, sites=SITES, stall_timeout=120, clock=clock.time, sleep=clock.sleep)
+    assert out["done"] and not out["stalled"] and out["seen_training"]
+    assert out["contributions"] == {"a": 2, "b": 1, "c": 2}
+    assert len(out["history"]) == 4
+    assert all(0 < w <= 60 for w in read.calls)
+
+
+def test_a_stopped_server_never_seen_training_is_not_done_unless_seen_before():
+    clock = Clock()
+    read = reader(clock, [(status("training stopped"), [], {})], step=30)
+    out = wait(read, "stopped", 100, sites=SITES, clock=clock.time, sleep=clock.sleep)
+    assert out["timed_out"] and not out["done"]
+    out = wait(reader(Clock(), [(status("training stopped"), [], {})]), "stopped", 100, sites=SITES,
+               seen_training=True, clock=Clock().time, sleep=Clock().sleep)
+    assert out["done"]
+
+
+def test_a_stalled_training_names_the_sites_that_lag():
+    clock = Clock()
+    stuck = (status("training started", 2, {"a": 2, "b": 2, "c": 1}), [status("training started", 2)], {"a": 2})
+    read = reader(clock, [stuck], step=30)
+    out = wait(read, "stopped", 1000, sites=SITES, stall_timeout=100, clock=clock.time, sleep=clock.sleep)
+    assert out["stalled"] and out["lagging_sites"] == ["c"] and not out["done"]
+    assert out["waited"] <= 200
+
+
+def test_an_unknown_condition_is_refused():
+    with pytest.raises(ValueError):
+        wait(lambda watch: ({}, [], {}), "round", 10)
