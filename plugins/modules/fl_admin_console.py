@@ -135,8 +135,8 @@ options:
     description:
       - The one wait of the admin side. Instead of commands, read the status until this holds or O(wait_timeout)
         passes, and say which it was in RV(waited) (a condition that does not hold in time does not fail the module).
-      - V(registered) - every site in O(sites) answers the server (C(check_status client)). Registered is not yet
-        reachable: a C(deploy) sent right after registration reaches only some sites.
+      - V(registered) - every site in O(sites) answers the server (C(check_status client)); registered is not yet
+        reachable, and a C(deploy) sent right after registration reaches only some sites.
       - V(stopped) - the training stopped after it was seen training, following it as O(watch) does, with
         RV(history) and RV(contributions) over the whole wait. With O(stall_timeout), the wait also ends when the
         round has not moved for that long while the server trains; RV(waited.lagging_sites) names the sites that

@@ -191,7 +191,8 @@ def test_a_killed_site_comes_back_and_contributes_again(fed):
     # The training is started and left to run (no playbook follows it, so none holds the project's lock);
     # a site dies; site.yml --tags fl_client brings it back into the running training; site.yml
     # --tags fl_admin then follows the run to its end.
-    rounds = 8
+    # Enough rounds that the training still runs when the site is back (a round takes about 5 s).
+    rounds = 40
     extra = {"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait": False}
     start = run_playbook(SITE, inventory=fed["inventory"], extra_vars=extra, args=["--tags", "fl_admin"])
     assert start.rc == 0, start.output[-5000:]

@@ -69,7 +69,10 @@ def passwords(tmp_path):
 
 @pytest.fixture
 def project():
-    return "itest_%s" % uuid.uuid4().hex[:8]
+    name = "itest_%s" % uuid.uuid4().hex[:8]
+    yield name
+    # Each run gives its lock back and removes the lock's folder once empty: nothing is left there.
+    assert not os.path.exists("/var/lib/clarafl/%s" % name)
 
 
 def test_kits_land_on_their_hosts_and_a_rerun_changes_nothing(tmp_path, project):
