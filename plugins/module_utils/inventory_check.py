@@ -214,14 +214,15 @@ def undocumented(specs, defaults_by_role):
     return missing
 
 
-def _tasks_in(node):
+def tasks_in(node):
+    """Every task (and play) of a loaded playbook or task file, blocks and their rescue/always included."""
     if isinstance(node, list):
         for item in node:
-            yield from _tasks_in(item)
+            yield from tasks_in(item)
     elif isinstance(node, dict):
         yield node
         for key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
-            yield from _tasks_in(node.get(key))
+            yield from tasks_in(node.get(key))
 
 
 def runtime_names(documents):
@@ -231,7 +232,7 @@ def runtime_names(documents):
     without the user having set them.
     """
     names = set()
-    for task in _tasks_in(documents):
+    for task in tasks_in(documents):
         registered = task.get("register")
         if isinstance(registered, str):
             names.add(registered)

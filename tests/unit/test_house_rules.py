@@ -26,7 +26,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.clarafl.federation.plugins.module_utils.inventory_check import undocumented, unrendered
+from ansible_collections.clarafl.federation.plugins.module_utils.inventory_check import tasks_in, undocumented, unrendered
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTION = "clarafl.federation"
@@ -34,7 +34,6 @@ ROLES = sorted(os.path.basename(os.path.dirname(path)) for path in glob.glob(os.
 PLAYBOOKS = sorted(glob.glob(os.path.join(REPO, "playbooks", "*.yml"))) + [os.path.join(REPO, "site.yml")]
 ROLE_TASK_FILES = sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.yml")))
 # The keys under which plays and tasks hold more tasks.
-TASK_LISTS = ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers")
 JINJA_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -64,18 +63,6 @@ def _entry_points(role):
 def _defaults(role):
     path = os.path.join(_role_dir(role), "defaults", "main.yml")
     return (_load(path) if os.path.isfile(path) else None) or {}
-
-
-def _tasks_in(node):
-    """Every task (and play) of a loaded playbook or task file, blocks and their rescue/always included."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _tasks_in(item)
-    elif isinstance(node, dict):
-        yield node
-        for key in TASK_LISTS:
-            if key in node:
-                yield from _tasks_in(node[key])
 
 
 def _action(task, *short_names):
@@ -114,7 +101,7 @@ def _tasks_from_calls():
     """[(caller file, role, tasks file, tasks_from as written)] of every tasks_from in the playbooks and roles."""
     calls = []
     for path in PLAYBOOKS + ROLE_TASK_FILES:
-        for task in _tasks_in(_load(path)):
+        for task in tasks_in(_load(path)):
             args = _action(task, "include_role", "import_role")
             call = _role_call(task)
             if call and isinstance(args, dict) and args.get("tasks_from"):
@@ -144,7 +131,7 @@ def _expand(role, name):
 def _includes(role, tasks_file):
     """([(role, tasks file)] that ROLE's TASKS_FILE includes or calls, [names it includes that cannot be resolved])."""
     targets, unresolved = [], []
-    for task in _tasks_in(_load(os.path.join(_role_dir(role), "tasks", tasks_file)) or []):
+    for task in tasks_in(_load(os.path.join(_role_dir(role), "tasks", tasks_file)) or []):
         included = _included_file(task)
         if included is not None:
             names = _expand(role, included)
