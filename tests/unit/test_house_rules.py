@@ -33,7 +33,6 @@ COLLECTION = "clarafl.federation"
 ROLES = sorted(os.path.basename(os.path.dirname(path)) for path in glob.glob(os.path.join(REPO, "roles", "*", "tasks")))
 PLAYBOOKS = sorted(glob.glob(os.path.join(REPO, "playbooks", "*.yml"))) + [os.path.join(REPO, "site.yml")]
 ROLE_TASK_FILES = sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.yml")))
-# The keys under which plays and tasks hold more tasks.
 JINJA_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
