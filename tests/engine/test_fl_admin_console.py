@@ -220,8 +220,21 @@ def test_training_run_through_a_playbook(federation, tmp_path):
     _captured.extend({"command": r["command"], "reply": r["reply"], "text": r["text"]} for r in staged)
 
 
+def _wait_until_sites_idle(federation, capsys, timeout=60):
+    """The server says 'training stopped' as the run ends; its sites take a moment more to wind down, and
+    a shutdown sent meanwhile can end in the engine's 'exception_occurred'."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        clients = (_run(federation, capsys, status=True).get("status") or {}).get("clients") or {}
+        if all((clients.get(s) or {}).get("status") in ("training stopped", "training not started")
+               for s in federation.sites):
+            return
+        time.sleep(2)
+
+
 def test_shutdown_one_client_needs_no_confirmation(federation, capsys):
     site = federation.sites[1]
+    _wait_until_sites_idle(federation, capsys)
     result = _run(federation, capsys, commands=["shutdown client %s" % site], status=True)
     assert not result.get("failed"), result["msg"] if result.get("failed") else ""
     entry = result["results"][0]
