@@ -381,8 +381,8 @@ def test_info_include_depth_below_main():
     for role in ROLES:
         depth, chain, cycles, unresolved = _deepest(role, "main.yml")
         over += depth > MAX_INCLUDE_DEPTH
-        print("  %-13s depth %d%s: %s" % (role, depth, " (over %d)" % MAX_INCLUDE_DEPTH if depth > MAX_INCLUDE_DEPTH
-                                                      else "", " -> ".join("%s/%s" % step for step in chain)))
+        note = " (over %d)" % MAX_INCLUDE_DEPTH if depth > MAX_INCLUDE_DEPTH else ""
+        print("  %-13s depth %d%s: %s" % (role, depth, note, " -> ".join("%s/%s" % step for step in chain)))
         for cycle in sorted(set(cycles)):
             print("                include cycle: %s" % cycle)
         for name in sorted(set(unresolved)):

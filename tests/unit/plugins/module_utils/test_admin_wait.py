@@ -23,7 +23,8 @@ class Clock(object):
         self.now += seconds
 
 
-def status(state, rnd=None, counts=None, training=SITES):
+def status(state, rnd=None, counts=None, training=None):
+    training = SITES if training is None else training
     return {"server_status": state, "current_round": rnd,
             "registered_clients": [{"name": s, "contribution_count": n} for s, n in (counts or {}).items()],
             "clients": dict((s, {"status": "training started" if s in training else "training stopped"})
