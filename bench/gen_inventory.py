@@ -6,8 +6,9 @@
 
     python bench/gen_inventory.py --sites 20 --out bench/work/inventories/sites20
 
-writes ``OUT/hosts.yml`` (groups fl_server, fl_clients, fl_admin; clients ``site01`` .. ``siteNN``
-spread over orgs ``org1`` .. ``orgK``, two sites per org as in the local demo) and
+writes ``OUT/hosts.yml`` (one host, ``localhost``, in the groups fl_server, fl_clients and fl_admin, with
+the sites ``site01`` .. ``siteNN`` in its ``fl_sites``, spread over orgs ``org1`` .. ``orgK``, two sites per
+org as in the local demo) and
 ``OUT/group_vars/all/main.yml`` (the local inventory's settings with a project name and ports
 of its own: ``clarafl_bench<N>``, FL port 8302, admin port 8303, so that it never meets the
 local demo on 8002/8003 or the integration tests on 8202/8203).
@@ -23,8 +24,8 @@ import sys
 DEFAULT_FED_PORT = 8302
 DEFAULT_ADMIN_PORT = 8303
 SITES_PER_ORG = 2
-SERVER_HOST = "fl-server"
-ADMIN_HOST = "fl-admin"
+# An inventory host is a machine: this one runs the server, every site and the admin.
+HOST = "localhost"
 ADMIN_EMAIL = "admin@clarafl.bench"
 SERVER_ORG = "clarafl"
 
@@ -54,22 +55,22 @@ def build_inventory(num_sites, project=None, fed_port=DEFAULT_FED_PORT, admin_po
     num_sites = int(num_sites)
     project = project or project_name(num_sites)
     names = site_names(num_sites)
-    clients = {}
+    sites = []
     orgs = []
     for index, name in enumerate(names):
         org = org_of(index, sites_per_org)
         if org not in orgs:
             orgs.append(org)
-        clients[name] = {"fl_client_name": name, "fl_org": org}
+        sites.append({"name": name, "org": org})
     hosts = {"all": {
         "vars": {
             "ansible_connection": "local",
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         },
         "children": {
-            "fl_server": {"hosts": {SERVER_HOST: None}},
-            "fl_clients": {"hosts": clients},
-            "fl_admin": {"hosts": {ADMIN_HOST: None}},
+            "fl_server": {"hosts": {HOST: None}},
+            "fl_clients": {"hosts": {HOST: {"fl_sites": sites}}},
+            "fl_admin": {"hosts": {HOST: None}},
         },
     }}
     policies = {SERVER_ORG: "relaxed"}
@@ -93,7 +94,7 @@ def build_inventory(num_sites, project=None, fed_port=DEFAULT_FED_PORT, admin_po
         "fl_server_ulimits": ["stack:67108864:67108864"],
         "fl_client_ulimits": ["stack:67108864:67108864"],
         "fl_client_demo_data": True,
-        "fl_dataset_dir": "/var/lib/clarafl/{{ fl_project_name }}/data/{{ fl_client_name }}",
+        "fl_dataset_root": "/var/lib/clarafl/{{ fl_project_name }}/data",
         # Generous limits: 20 sites on a busy 2-core machine register slowly. Limits only, they
         # change no timing unless a step would otherwise fail.
         "fl_server_start_timeout": 600,

@@ -9,22 +9,94 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.clarafl.federation.plugins.module_utils import federation
 from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
 
 
-def fl_client_sites(hosts, hostvars):
-    """[{name, org, host}] of the client hosts: fl_client_name (default the inventory name) and fl_org."""
+def _hosts(hosts, name):
     if not isinstance(hosts, (list, tuple)):
-        raise AnsibleFilterError('fl_client_sites expects a list of host names, got %s' % type(hosts).__name__)
-    sites = []
-    for host in hosts:
-        hv = hostvars[host]
-        sites.append({
-            'name': hv.get('fl_client_name') or host,
-            'org': hv.get('fl_org') or '',
-            'host': host,
-        })
-    return sites
+        raise AnsibleFilterError('%s expects a list of host names, got %s' % (name, type(hosts).__name__))
+    return hosts
+
+
+def fl_client_sites(hosts, hostvars):
+    """[{name, org, host, index}] of every site of the client machines HOSTS (fl_sites, or fl_client_name + fl_org)."""
+    return federation.federation_sites(_hosts(hosts, 'fl_client_sites'), hostvars)
+
+
+def fl_kit_root(project, root=None):
+    """The folder of a project's kits on every machine: fl_kit_root, else /opt/clarafl/<project>."""
+    return federation.kit_root(project, root)
+
+
+def fl_container_name(project, component):
+    """The container of a project's component: clarafl-<project>-<component>."""
+    return federation.container_name(project, component)
+
+
+def fl_super_admin(admins):
+    """The email of the first admin of fl_admins with the super role ('' when there is none)."""
+    if admins is not None and not isinstance(admins, (list, tuple)):
+        raise AnsibleFilterError('fl_super_admin expects the list fl_admins, got %s' % type(admins).__name__)
+    return federation.super_admin(admins)
+
+
+def fl_server_cn(servers, hostvars):
+    """The name the server's certificate is issued for (fl_server_cn, else its overlay address, else its name)."""
+    servers = _hosts(servers, 'fl_server_cn')
+    return federation.server_cn(servers[0], hostvars) if servers else ''
+
+
+def fl_server_address(servers, hostvars):
+    """The address the server is reached at (its overlay address, else ansible_host, else its name)."""
+    servers = _hosts(servers, 'fl_server_address')
+    return federation.server_address(servers[0], hostvars) if servers else ''
+
+
+def fl_machine_sites(host, hostvars, defaults):
+    """The sites of machine HOST, complete: {name, org, kit_dir, dataset_dir, gpus, demo_data, container}."""
+    entries = federation.host_sites(host, hostvars[host])
+    if not isinstance(entries, (list, tuple)) or not all(isinstance(e, dict) and e.get('name') for e in entries):
+        raise AnsibleFilterError('fl_sites of %s must be a list of sites {name, org, ...}, got %r' % (host, entries))
+    return federation.machine_sites(entries, defaults)
+
+
+def fl_site_containers(sites, base, files=None):
+    """The fl_containers specs of a machine's sites (from fl_machine_sites), labelled with config hash and kit."""
+    return federation.site_containers(sites, base, files)
+
+
+def fl_dataset_checks(sites):
+    """fl_host_check's paths for the dataset folders of a machine's sites that the collection does not write."""
+    return federation.dataset_checks(sites)
+
+
+def fl_gpu_hosts(hosts, hostvars):
+    """Of the client machines HOSTS, those with a site that asks for GPUs."""
+    return federation.gpu_hosts(_hosts(hosts, 'fl_gpu_hosts'), hostvars)
+
+
+def fl_host_kits(host, groups, hostvars, root, admin_user):
+    """The kits that belong on machine HOST: {component, zip, src, dest, record} each."""
+    return federation.host_kits(host, groups, hostvars, root, admin_user)
+
+
+def fl_kit_installs(kits, made, owner, group, packages=None):
+    """kit_extract's kits for KITS (from fl_host_kits), with the passwords the provisioner recorded (MADE)."""
+    try:
+        return federation.kit_installs(kits, made, owner, group, packages)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def fl_site_file_problems(sites, files, host, check_mode=False):
+    """What is missing on machine HOST for its sites, by what fl_site_files found."""
+    return federation.site_file_problems(sites, files, host, check_mode)
+
+
+def fl_demo_jobs(sites, all_names, files, tool_sha1):
+    """The demo data shares this machine's sites still need (fl_client's demo_data.py --jobs)."""
+    return federation.demo_jobs(sites, list(all_names), files, tool_sha1)
 
 
 def _fmt(value):
@@ -156,5 +228,10 @@ def fl_round_lines(history, contributions=None):
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
+                'fl_kit_root': fl_kit_root, 'fl_container_name': fl_container_name, 'fl_super_admin': fl_super_admin,
+                'fl_server_cn': fl_server_cn, 'fl_server_address': fl_server_address,
+                'fl_machine_sites': fl_machine_sites, 'fl_site_containers': fl_site_containers,
+                'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
+                'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
                 'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan}

@@ -15,6 +15,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.clarafl.federation.plugins.module_utils import federation
 from ansible_collections.clarafl.federation.plugins.module_utils.inventory_check import (
     FEDERATION_VARS,
     RenderFailure,
@@ -28,6 +29,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils.inventory_check
 # The collection's own folders, next to this plugin (plugins/filter/ -> the collection root).
 COLLECTION_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 REASON_WIDTH = 200
+# What tells two inventory hosts apart as machines.
+CONNECTION_VARS = ("ansible_connection", "ansible_host", "ansible_port")
 
 _cache = {}
 
@@ -103,7 +106,23 @@ def inventory_problems(hostvars, groups, strict=False):
         if not hasattr(host_hostvars, "__iter__") or not hasattr(host_hostvars, "__getitem__"):
             continue  # not an inventory host (an undefined marker)
         host_vars[host] = user_variables(host_hostvars, ignore)
-    return check(host_vars, groups, specs, extra_known=extra_known, strict=strict)
+    result = check(host_vars, groups, specs, extra_known=extra_known, strict=strict)
+    # An inventory host is a machine: its sites are data on it (fl_sites), and two hosts are never one machine.
+    machines = {}
+    for host in groups.get("all") or []:
+        values = dict(host_vars.get(host) or {})
+        for name in CONNECTION_VARS:
+            try:
+                value = hostvars[host][name]
+            except (KeyError, TypeError):
+                continue
+            if value is not None and not isinstance(value, RenderFailure):
+                values[name] = value if isinstance(value, (int, float)) else str(value)
+        machines[host] = values
+    clients = [host for host in groups.get("fl_clients") or [] if host in machines]
+    result["errors"] = list(result["errors"]) + federation.site_problems(clients, machines) + \
+        federation.shared_machines([h for h in groups.get("all") or [] if h in machines], machines, clients)
+    return result
 
 
 class FilterModule(object):

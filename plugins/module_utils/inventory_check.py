@@ -46,7 +46,9 @@ FEDERATION_VARS = {
                        "description": "Site name of a client host (default its inventory name)."},
     "fl_org": {"type": "str", "group": "fl_clients", "description": "Organization of a client site."},
     "fl_dataset_dir": {"type": "path", "group": "fl_clients", "description": "Dataset folder of a client site."},
-    "fl_sites": {"type": "list", "elements": "dict", "description": "Sites of a federation (tests, benchmarks)."},
+    "fl_sites": {"type": "list", "elements": "dict", "group": "fl_clients",
+                 "description": "Sites a client machine runs: [{name, org, dataset_dir, gpus, demo_data}]."},
+    "fl_dataset_root": {"type": "path", "description": "Folder holding one dataset folder per site, named as the site."},
     "fl_strict_variables": {"type": "bool", "description": "Refuse unknown variable names instead of warning."},
     "fl_run_lock_steal": {"type": "bool", "description": "Take over the run lock another run left behind."},
     "fl_teardown_confirm": {"type": "str", "description": "The project name, to confirm playbooks/teardown.yml."},
@@ -110,10 +112,13 @@ ABSOLUTE_PATHS = {
     "fl_client_kit_dir": _KEYS,
     "provisioning_controller_kits_dir": _KEYS,
     "fl_dataset_dir": _DATA,
+    "fl_dataset_root": _DATA,
+    "fl_client_dataset_root": _DATA,
     "fl_client_dataset_dir": _DATA,
     "provisioning_lock_file": _LOCK,
 }
-EMPTY_PATH_OK = ("provisioning_controller_kits_dir", "fl_dataset_dir", "fl_client_dataset_dir")
+EMPTY_PATH_OK = ("provisioning_controller_kits_dir", "fl_dataset_dir", "fl_client_dataset_dir", "fl_dataset_root",
+                 "fl_client_dataset_root")
 # Kit roots that must be a folder of the project's own: not /, a top-level folder such as /opt, or a home folder.
 KIT_ROOTS = ("fl_kit_root", "provisioning_kit_root")
 

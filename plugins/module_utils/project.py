@@ -109,11 +109,12 @@ def validate_project(spec):
     for client in clients:
         cname = client.get("name") or ""
         if not cname:
-            problems.append("a client site has no name (fl_client_name)")
+            problems.append("a client site has no name (its name in fl_sites, or fl_client_name)")
             continue
         if cname in seen:
-            problems.append("client name %r is used twice (hosts %s and %s): client names must be unique"
-                            % (cname, seen[cname], client.get("host", "?")))
+            where = ("on %s" % seen[cname] if seen[cname] == client.get("host", "?")
+                     else "on %s and on %s" % (seen[cname], client.get("host", "?")))
+            problems.append("client name %r is used twice (%s): client names must be unique" % (cname, where))
         seen[cname] = client.get("host", "?")
         if len(cname) > CN_MAX:
             problems.append("client name %r is %d characters, over the %d certificates allow"
@@ -123,7 +124,7 @@ def validate_project(spec):
         if cname == "server" or cname == cn:
             problems.append("client name %r collides with the server's kit: choose another" % cname)
         if not client.get("org"):
-            problems.append("client %r has no org (fl_org)" % cname)
+            problems.append("client %r has no org (its org in fl_sites, or fl_org)" % cname)
     try:
         low, high = int(server["min_num_clients"]), int(server["max_num_clients"])
         if low < 1 or low > high:

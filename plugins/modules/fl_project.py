@@ -84,6 +84,9 @@ options:
       host:
         description: Inventory host of the site, named in messages.
         type: str
+      index:
+        description: The site's place in the federation, as C(clarafl.federation.fl_client_sites) gives it (not read).
+        type: int
   admins:
     description: Admin console users.
     type: list
@@ -194,6 +197,7 @@ def main():
                 org=dict(type="str", required=True),
                 email=dict(type="str"),
                 host=dict(type="str"),
+                index=dict(type="int"),
             )),
             admins=dict(type="list", elements="dict", required=True, options=dict(
                 email=dict(type="str", required=True),

@@ -22,7 +22,9 @@ description:
   - Reads only; never changes anything.
 options:
   sites:
-    description: The sites to look at.
+    description:
+      - The sites to look at, as given by the output of the
+        C(clarafl.federation.fl_machine_sites) filter (its other keys are accepted and not read).
     type: list
     elements: dict
     required: true
@@ -38,6 +40,18 @@ options:
       dataset_dir:
         description: The site's dataset folder, if it has one.
         type: path
+      org:
+        description: Not read.
+        type: str
+      gpus:
+        description: Not read.
+        type: raw
+      demo_data:
+        description: Not read.
+        type: bool
+      container:
+        description: Not read.
+        type: str
 extends_documentation_fragment:
   - clarafl.federation.attributes
 attributes:
@@ -108,6 +122,10 @@ def main():
                 name=dict(type="str", required=True),
                 kit_dir=dict(type="path", required=True),
                 dataset_dir=dict(type="path"),
+                org=dict(type="str"),
+                gpus=dict(type="raw"),
+                demo_data=dict(type="bool"),
+                container=dict(type="str"),
             )),
         ),
         supports_check_mode=True,

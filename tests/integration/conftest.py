@@ -49,8 +49,11 @@ def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None):
 SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
 
 
-def write_local_inventory(tmp, project, fed_port, extra=None, host_vars=None):
-    """The whole federation on this machine (three sites, CPU only), its files under tmp; returns the path."""
+def write_local_inventory(tmp, project, fed_port, extra=None, site_vars=None, host_vars=None):
+    """The whole federation on this machine (one inventory host, three sites, CPU only), its files under tmp.
+
+    EXTRA: more group_vars; SITE_VARS: {site: {dataset_dir, gpus, ...}} added to those sites' entries in fl_sites;
+    HOST_VARS: more variables of the one host. Returns the inventory's path."""
     group_vars = {
         "ansible_connection": "local",
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
@@ -69,17 +72,16 @@ def write_local_inventory(tmp, project, fed_port, extra=None, host_vars=None):
         "fl_server_ulimits": ["stack:67108864:67108864"],
         "fl_client_ulimits": ["stack:67108864:67108864"],
         "fl_client_demo_data": True,
-        "fl_dataset_dir": str(tmp / "data") + "/{{ fl_client_name }}",
+        "fl_dataset_root": str(tmp / "data"),
         "provisioning_workspace": str(tmp / "workspace"),
     }
     group_vars.update(extra or {})
-    clients = dict((name, {"fl_client_name": name, "fl_org": org}) for name, org in SITES)
-    for host, values in (host_vars or {}).items():
-        clients[host].update(values)
+    sites = [dict({"name": name, "org": org}, **(site_vars or {}).get(name, {})) for name, org in SITES]
+    host = dict({"fl_sites": sites}, **(host_vars or {}))
     inventory = {"all": {"vars": group_vars, "children": {
-        "fl_server": {"hosts": {"fl-server": None}},
-        "fl_clients": {"hosts": clients},
-        "fl_admin": {"hosts": {"fl-admin": None}},
+        "fl_server": {"hosts": {"localhost": None}},
+        "fl_clients": {"hosts": {"localhost": host}},
+        "fl_admin": {"hosts": {"localhost": None}},
     }}}
     path = tmp / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))

@@ -42,9 +42,9 @@ def write_inventory(tmp_path, project, clients=None, extra=None):
         "vars": dict(group_vars, ansible_connection="local",
                      ansible_python_interpreter="{{ ansible_playbook_python }}"),
         "children": {
-            "fl_server": {"hosts": {"fl-server": None}},
-            "fl_clients": {"hosts": dict((c[0], {"fl_client_name": c[-2], "fl_org": c[-1]}) for c in clients)},
-            "fl_admin": {"hosts": {"fl-admin": None}},
+            "fl_server": {"hosts": {"localhost": None}},
+            "fl_clients": {"hosts": {"localhost": {"fl_sites": [{"name": c[0], "org": c[1]} for c in clients]}}},
+            "fl_admin": {"hosts": {"localhost": None}},
         }}}
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
@@ -153,7 +153,7 @@ def test_a_new_site_reprovisions_with_a_warning_and_force_does_too(tmp_path, pro
 def test_a_bad_inventory_fails_before_the_tool_runs_naming_every_problem(tmp_path, project):
     inventory = write_inventory(
         tmp_path, project,
-        clients=[("h1", "org1-a", "org1"), ("h2", "org1-a", "org1"), ("site-" + "x" * 60, "org9")],
+        clients=[("org1-a", "org1"), ("org1-a", "org1"), ("site-" + "x" * 60, "org9")],
         extra={"provisioning_server_cn": "example.com", "provisioning_admin_port": 8702,
                "fl_admins": [{"email": "admin@clarafl.local", "org": "clarafl", "roles": ["super"]},
                              {"email": "it@clarafl.local", "org": "", "roles": ["lead_it"]}]})
@@ -161,7 +161,7 @@ def test_a_bad_inventory_fails_before_the_tool_runs_naming_every_problem(tmp_pat
     assert run.rc != 0
     output = " ".join(run.output.split())
     for sentence in ("still 'example.com'", "fed_learn_port and admin_port are both 8702",
-                     "client name 'org1-a' is used twice (hosts h1 and h2)", "is 65 characters, over the 64 certificates allow",
+                     "client name 'org1-a' is used twice (on localhost)", "is 65 characters, over the 64 certificates allow",
                      "org 'org9' has no policy", "admin 'it@clarafl.local' has no org"):
         assert sentence in output, sentence
     assert "Traceback" not in run.output

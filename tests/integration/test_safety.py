@@ -18,8 +18,9 @@ SITE = os.path.join(REPO, "site.yml")
 TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
 
 
-def write_inventory(tmp_path, project, extra=None, host_vars=None):
-    return write_local_inventory(tmp_path, project, 8302, dict({"fl_admin_num_rounds": 2}, **(extra or {})), host_vars)
+def write_inventory(tmp_path, project, extra=None, site_vars=None, host_vars=None):
+    return write_local_inventory(tmp_path, project, 8302, dict({"fl_admin_num_rounds": 2}, **(extra or {})),
+                                 site_vars=site_vars, host_vars=host_vars)
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, p
         "fl_admin_min_num_clients": 0,
         "fl_admin_wait_timeout": -1,
         "provisioning_workspace": "workspace-relative",
-    }, host_vars={"org1-b": {"fl_clinet_name": "typo"}})
+    }, host_vars={"fl_clinet_name": "typo"})
     started = time.time()
     run = run_playbook(SITE, inventory=inventory)
     out = first_play_failure(run)
@@ -71,7 +72,7 @@ def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, p
 
 def test_a_typo_is_an_error_in_strict_mode(tmp_path, project):
     inventory = write_inventory(tmp_path, project, extra={"fl_strict_variables": True},
-                                host_vars={"org1-b": {"fl_clinet_name": "typo"}})
+                                host_vars={"fl_clinet_name": "typo"})
     out = first_play_failure(run_playbook(SITE, inventory=inventory))
     assert "fl_clinet_name" in out and "did you mean fl_client_name" in out
     nothing_made(tmp_path, project)
@@ -105,7 +106,7 @@ def test_the_mmar_source_is_checked_first(tmp_path, project, extra, words):
 
 def test_a_missing_dataset_folder_is_found_before_anything_runs(tmp_path, project):
     inventory = write_inventory(tmp_path, project, extra={"fl_client_demo_data": False},
-                                host_vars={"org2": {"fl_dataset_dir": str(tmp_path / "nowhere")}})
+                                site_vars={"org2": {"dataset_dir": str(tmp_path / "nowhere")}})
     (tmp_path / "data" / "org1-a").mkdir(parents=True)
     (tmp_path / "data" / "org1-b").mkdir(parents=True)
     out = first_play_failure(run_playbook(SITE, inventory=inventory))
@@ -208,8 +209,8 @@ def test_teardown_removes_a_kit_root_it_made_and_refuses_a_system_folder(tmp_pat
 
 
 def test_a_failed_host_stops_the_run_instead_of_leaving_the_admin_waiting(tmp_path, project):
-    # One site's image is missing: its machine cannot start it, so the federation cannot be complete.
-    inventory = write_inventory(tmp_path, project, host_vars={"org2": {"fl_client_image": "clarafl-test/missing:1"}})
+    # The sites' image is missing: their machine cannot start them, so the federation cannot be complete.
+    inventory = write_inventory(tmp_path, project, host_vars={"fl_client_image": "clarafl-test/missing:1"})
     started = time.time()
     try:
         run = run_playbook(SITE, inventory=inventory)

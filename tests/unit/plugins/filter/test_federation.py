@@ -19,7 +19,7 @@ from ansible_collections.clarafl.federation.plugins.filter.federation import (
 def test_client_sites_default_to_the_inventory_name():
     hostvars = {"h1": {"fl_client_name": "org1-a", "fl_org": "org1"}, "h2": {}}
     assert fl_client_sites(["h1", "h2"], hostvars) == [
-        {"name": "org1-a", "org": "org1", "host": "h1"}, {"name": "h2", "org": "", "host": "h2"}]
+        {"name": "org1-a", "org": "org1", "host": "h1", "index": 0}, {"name": "h2", "org": "", "host": "h2", "index": 1}]
     with pytest.raises(AnsibleFilterError):
         fl_client_sites("h1", hostvars)
 

@@ -81,14 +81,21 @@ def hostvars_of(inventory_dir, extra_files=()):
         node = node or {}
         own = dict(inherited, **(node.get("vars") or {}))
         for host, host_vars in (node.get("hosts") or {}).items():
-            hosts[host] = dict(own, **(host_vars or {}), inventory_hostname=host)
+            # a host in several groups has the variables of each
+            merged = dict(own)
+            merged.update(hosts.get(host) or {})
+            merged.update(host_vars or {})
+            hosts[host] = merged
             groups.setdefault(name, []).append(host)
-            groups["all"].append(host)
+            if host not in groups["all"]:
+                groups["all"].append(host)
         for child, child_node in (node.get("children") or {}).items():
             groups.setdefault(child, [])
             walk(child, child_node, own)
 
     walk("all", tree["all"], dict(group_vars))
+    for host, values in hosts.items():
+        values["inventory_hostname"] = host
     return dict((host, RenderingVars(v)) for host, v in hosts.items()), groups
 
 
@@ -107,11 +114,30 @@ def test_the_roles_specs_and_defaults_load():
 
 
 def test_problems_of_plain_hostvars_are_found_and_grouped():
-    hostvars = dict((host, {"fl_admin_num_rounds": 0, "ansible_host": "10.0.0.1"}) for host in GROUPS["all"])
+    hostvars = dict((host, {"fl_admin_num_rounds": 0, "ansible_host": "10.0.0.%d" % number})
+                    for number, host in enumerate(GROUPS["all"]))
     hostvars["org1-a"]["fl_clinet_name"] = "org1-a"
     assert inventory_problems(hostvars, GROUPS) == {
         "errors": ["fl_admin_num_rounds (on all hosts) must be at least 1 (it is 0)."],
         "warnings": ["fl_clinet_name (on org1-a) is not a variable of clarafl.federation; did you mean fl_client_name?"]}
+
+
+def test_the_old_one_host_per_site_form_on_one_machine_is_refused_with_the_new_form():
+    hostvars = dict((host, {"ansible_connection": "local"}) for host in GROUPS["all"])
+    hostvars["org1-a"].update(fl_client_name="org1-a", fl_org="org1")
+    hostvars["org2"].update(fl_client_name="org2", fl_org="org2")
+    errors = inventory_problems(hostvars, GROUPS)["errors"]
+    assert errors == [
+        "fl-server, org1-a, org2, fl-admin are one machine (the local connection), but an inventory host is a machine: "
+        "make them one host, put it in each group they were in, and list its sites on it, e.g. "
+        "fl-server: {fl_sites: [{name: org1-a, org: org1}, {name: org2, org: org2}]}"]
+
+
+def test_the_sites_of_a_machine_are_checked():
+    groups = {"all": ["box"], "fl_server": ["box"], "fl_clients": ["box"], "fl_admin": ["box"]}
+    hostvars = {"box": {"fl_sites": [{"name": "a", "org": "o", "dataset": "/d"}]}}
+    assert inventory_problems(hostvars, groups)["errors"] == [
+        "site a on box sets dataset, which a site does not have (a site sets name, org, dataset_dir, gpus, demo_data)"]
 
 
 @pytest.mark.parametrize("strict", [True, "yes", "true"])
@@ -159,10 +185,10 @@ def test_bad_arguments_are_filter_errors():
 
 def test_the_local_inventory_has_no_problem():
     hostvars, groups = hostvars_of(os.path.join(REPO, "inventories", "local"))
-    assert hostvars["org1-a"]["fl_dataset_dir"] == "/var/lib/clarafl/clarafl_local/data/org1-a"
-    # on the server and admin hosts fl_dataset_dir names an undefined fl_client_name: never rendered there
-    with pytest.raises(jinja2.UndefinedError):
-        hostvars["fl-server"]["fl_dataset_dir"]  # pylint: disable=pointless-statement
+    # one machine in the three groups, running three sites
+    assert groups["fl_server"] == groups["fl_clients"] == groups["fl_admin"] == ["localhost"]
+    assert [site["name"] for site in hostvars["localhost"]["fl_sites"]] == ["org1-a", "org1-b", "org2"]
+    assert hostvars["localhost"]["fl_dataset_root"] == "/var/lib/clarafl/clarafl_local/data"
     assert inventory_problems(hostvars, groups, strict=True) == {"errors": [], "warnings": []}
 
 
@@ -182,16 +208,17 @@ def test_a_broken_local_inventory_lists_every_problem():
     for host in groups["all"]:
         hostvars[host]._vars.update({"fl_kit_root": "kits", "fl_admin_num_rounds": "five",
                                      "fl_admin_mmar_source": "ngc", "fl_admin_ngc_api_key": ""})
-    hostvars["org2"]._vars["fl_clinet_name"] = "org2"
+    hostvars["localhost"]._vars["fl_clinet_name"] = "org2"
     report = inventory_problems(hostvars, groups)
     assert report == {
         "errors": [
-            "fl_admin_num_rounds (on all hosts) must be an int: 'five' is not.",
-            "fl_kit_root (on all hosts) must be an absolute path (it is 'kits'): a relative path would put private "
+            "fl_admin_num_rounds (on localhost) must be an int: 'five' is not.",
+            "fl_kit_root (on localhost) must be an absolute path (it is 'kits'): a relative path would put private "
             "keys wherever ansible-playbook runs from.",
-            "fl_admin_ngc_api_key (on fl-admin) must be set when fl_admin_mmar_source is ngc: give it an NGC API key "
+            "fl_admin_ngc_api_key (on localhost) must be set when fl_admin_mmar_source is ngc: give it an NGC API key "
             "(keep it in Ansible Vault)."],
-        "warnings": ["fl_clinet_name (on org2) is not a variable of clarafl.federation; did you mean fl_client_name?"]}
+        "warnings": ["fl_clinet_name (on localhost) is not a variable of clarafl.federation; did you mean "
+                     "fl_client_name?"]}
 
 
 # Ansible's own inventory, variable manager and HostVars (which renders on access), in a fresh interpreter:

@@ -64,7 +64,7 @@ def test_every_problem_is_reported_at_once():
     problems = err.value.problems
     assert "still 'example.com'" in text
     assert "fed_learn_port and admin_port are both 8002" in text
-    assert "client name 'org1-a' is used twice (hosts h1 and h2)" in text
+    assert "client name 'org1-a' is used twice (on h1 and on h2)" in text
     assert "client name '%s' is 65 characters, over the 64" % ("x" * 65) in text
     assert "is 76 characters, over the 64 certificates allow" in text
     assert "admin 'noorg@nvidia.com' has no org" in text
