@@ -1,9 +1,10 @@
-"""The federation site.yml stood up across five hosts: containers, ports, kits, name resolution, training."""
+"""The federation site.yml stood up across five machines (one runs two sites): containers, ports, kits, name
+resolution, training."""
 import json
 
 import pytest
 
-testinfra_hosts = ["fl-server", "org1-a", "org1-b", "org2", "fl-admin"]
+testinfra_hosts = ["fl-server", "org1", "org2", "fl-admin", "provisioner"]
 
 PROJECT = "clarafl_molecule"
 ROOT = "/opt/clarafl/%s" % PROJECT
@@ -11,15 +12,25 @@ SERVER_CN = "fl-server"
 FL_PORT, ADMIN_PORT = 8002, 8003
 ROUNDS = 3
 SITES = ["org1-a", "org1-b", "org2"]
-# host: (kit component, kit zip, private key, FL container, component label)
+# (kit component, kit zip, private key, FL container, component label)
+SERVER = ("server", "server.zip", "server.key", "clarafl-%s-server" % PROJECT, "server")
+ADMIN = ("admin", "admin@clarafl.test.zip", "client.key", "clarafl-%s-admin" % PROJECT, "admin")
+
+
+def _site(site):
+    return (site, site + ".zip", "client.key", "clarafl-%s-%s" % (PROJECT, site), "client")
+
+
+# machine: what it runs (the provisioner runs no FL component and keeps no kit)
 OWN = {
-    "fl-server": ("server", "server.zip", "server.key", "clarafl-%s-server" % PROJECT, "server"),
-    "org1-a": ("org1-a", "org1-a.zip", "client.key", "clarafl-%s-org1-a" % PROJECT, "client"),
-    "org1-b": ("org1-b", "org1-b.zip", "client.key", "clarafl-%s-org1-b" % PROJECT, "client"),
-    "org2": ("org2", "org2.zip", "client.key", "clarafl-%s-org2" % PROJECT, "client"),
-    "fl-admin": ("admin", "admin@clarafl.test.zip", "client.key", "clarafl-%s-admin" % PROJECT, "admin"),
+    "fl-server": [SERVER],
+    "org1": [_site("org1-a"), _site("org1-b")],
+    "org2": [_site("org2")],
+    "fl-admin": [ADMIN],
+    "provisioner": [],
 }
-COMPONENTS = [own[0] for own in OWN.values()]
+MACHINE_OF = {"org1-a": "org1", "org1-b": "org1", "org2": "org2"}
+COMPONENTS = [part[0] for parts in OWN.values() for part in parts]
 
 
 @pytest.fixture
@@ -58,20 +69,21 @@ def test_runtime_image_was_loaded_from_the_archive(host):
 
 # --- each host runs its own FL container, and only that one ----------------------------------------------
 
-def test_the_hosts_fl_container_runs(host, own):
-    container, component = own[3], own[4]
-    state = json.loads(host.check_output("docker inspect --format '{{json .State}}' %s", container))
-    assert state["Running"], state
-    assert state["Restarting"] is False
-    labels = json.loads(host.check_output("docker inspect --format '{{json .Config.Labels}}' %s", container))
-    assert labels["org.clarafl.project"] == PROJECT
-    assert labels["org.clarafl.component"] == component
+def test_the_machines_fl_containers_run(host, own):
+    for part in own:
+        container, component = part[3], part[4]
+        state = json.loads(host.check_output("docker inspect --format '{{json .State}}' %s", container))
+        assert state["Running"], state
+        assert state["Restarting"] is False
+        labels = json.loads(host.check_output("docker inspect --format '{{json .Config.Labels}}' %s", container))
+        assert labels["org.clarafl.project"] == PROJECT
+        assert labels["org.clarafl.component"] == component
 
 
-def test_no_other_fl_container_on_the_host(host, own):
+def test_no_other_fl_container_on_the_machine(host, own):
     names = host.check_output(
         "docker ps --all --filter label=org.clarafl.project=%s --format '{{.Names}}'", PROJECT).split()
-    assert names == [own[3]]
+    assert sorted(names) == sorted(part[3] for part in own)
 
 
 # --- the server listens; the others reach it by name over the network --------------------------------------
@@ -101,11 +113,12 @@ def test_the_server_name_resolves_to_its_address_on_the_network(host):
 
 
 def test_fl_containers_resolve_the_server_name_to_the_same_address(host, name, own):
-    if name == "fl-server":
-        pytest.skip("the server needs no name for itself")
+    if name == "fl-server" or not own:
+        pytest.skip("the server needs no name for itself; the provisioner runs no FL container")
     # The FL containers run in the host's own engine, without Docker's embedded DNS: a hosts entry.
-    inside = host.check_output("docker exec %s getent hosts %s", own[3], SERVER_CN).split()
-    assert inside[0] == server_address(host)
+    for part in own:
+        inside = host.check_output("docker exec %s getent hosts %s", part[3], SERVER_CN).split()
+        assert inside[0] == server_address(host)
 
 
 def test_the_host_reaches_the_server_ports_by_name(host, name):
@@ -128,43 +141,56 @@ def test_the_server_certificate_is_issued_for_its_name(host, name):
 
 # --- each kit on its own host only, private ------------------------------------------------------------------
 
-def test_the_host_has_its_own_kit(host, own):
-    component, zip_name, key = own[:3]
-    assert host.file("%s/%s/startup/%s" % (ROOT, component, key)).is_file
-    assert host.file("%s/%s/startup/rootCA.pem" % (ROOT, component)).is_file
-    assert host.file("%s/.kits/%s" % (ROOT, zip_name)).is_file
+def test_the_machine_has_its_own_kits(host, own):
+    for component, zip_name, key in (part[:3] for part in own):
+        assert host.file("%s/%s/startup/%s" % (ROOT, component, key)).is_file
+        assert host.file("%s/%s/startup/rootCA.pem" % (ROOT, component)).is_file
+        assert host.file("%s/.kits/%s" % (ROOT, zip_name)).is_file
 
 
 def test_and_no_other_kit(host, own):
-    component, zip_name = own[:2]
+    mine = [part[0] for part in own]
     present = [c for c in COMPONENTS if host.file("%s/%s" % (ROOT, c)).exists]
-    assert present == [component]
+    assert present == mine
+    if not own:
+        # The provisioner keeps the zips in its workspace only: no kit root at all.
+        assert not host.file(ROOT).exists
+        return
+    zips = [part[1] for part in own]
     kits = host.check_output("ls -A %s/.kits", ROOT).split()
-    assert [k for k in kits if k.endswith(".zip")] == [zip_name]
-    # Beside it, at most what the role keeps about that same zip.
-    assert all(k.startswith(zip_name) for k in kits), kits
-    # Nor any other host's zip or key anywhere under the kit root.
-    others = [OWN[h][1] for h in OWN if OWN[h][0] != component]
+    assert sorted(k for k in kits if k.endswith(".zip")) == sorted(zips)
+    # Beside them, at most what the role keeps about those same zips.
+    assert all(any(k.startswith(z) for z in zips) for k in kits), kits
+    # Nor any other machine's zip or key anywhere under the kit root.
+    others = [part[1] for parts in OWN.values() for part in parts if part[1] not in zips]
     found = host.check_output("find %s -name '*.zip' -printf '%%f\\n'", ROOT).split()
     assert not set(found) & set(others), found
 
 
 def test_kit_modes_are_tight(host, own):
     """The provisioning role's modes: kit root and .kits 0700, zips 0600, key folder 0700, private keys 0600."""
-    component, zip_name, key = own[:3]
-    for path, mode in [
-        (ROOT, 0o700),
-        ("%s/.kits" % ROOT, 0o700),
-        ("%s/.kits/%s" % (ROOT, zip_name), 0o600),
-        ("%s/%s" % (ROOT, component), 0o750),
-        ("%s/%s/startup" % (ROOT, component), 0o700),
-        ("%s/%s/startup/%s" % (ROOT, component, key), 0o600),
-    ]:
-        f = host.file(path)
-        assert (path, oct(f.mode), f.user) == (path, oct(mode), "root")
-    # No private key of the kit is readable by anyone but its owner.
-    loose = host.check_output("find %s/%s -name '*.key' -perm /077", ROOT, component)
-    assert loose == ""
+    for component, zip_name, key in (part[:3] for part in own):
+        for path, mode in [
+            (ROOT, 0o700),
+            ("%s/.kits" % ROOT, 0o700),
+            ("%s/.kits/%s" % (ROOT, zip_name), 0o600),
+            ("%s/%s" % (ROOT, component), 0o750),
+            ("%s/%s/startup" % (ROOT, component), 0o700),
+            ("%s/%s/startup/%s" % (ROOT, component, key), 0o600),
+        ]:
+            f = host.file(path)
+            assert (path, oct(f.mode), f.user) == (path, oct(mode), "root")
+        # No private key of the kit is readable by anyone but its owner.
+        loose = host.check_output("find %s/%s -name '*.key' -perm /077", ROOT, component)
+        assert loose == ""
+
+
+def test_the_provisioner_keeps_the_workspace(host, name):
+    if name != "provisioner":
+        pytest.skip("the provisioning workspace is on the provisioner only")
+    workspace = "/var/lib/clarafl/%s/provisioning" % PROJECT
+    assert host.file("%s/state.json" % workspace).is_file
+    assert oct(host.file(workspace).mode) in ("0o700", "0o750")
 
 
 # --- the training -------------------------------------------------------------------------------------------
@@ -187,8 +213,13 @@ def test_training_summary_every_round_done_every_site_contributed(host, name):
 
 
 def test_every_site_trained_on_its_own_share_of_the_data(host, name):
-    if name not in SITES:
+    mine = [site for site in SITES if MACHINE_OF[site] == name]
+    if not mine:
         pytest.skip("a site's data")
-    data = "/var/lib/clarafl/%s/data/%s" % (PROJECT, name)
-    assert host.file(data).is_directory
-    assert host.check_output("ls -A %s", data) != ""
+    shares = set()
+    for site in mine:
+        data = "/var/lib/clarafl/%s/data/%s" % (PROJECT, site)
+        assert host.file(data).is_directory
+        shares.add(host.check_output("sha256sum %s/train.csv | cut -d' ' -f1", data))
+    # Two sites on one machine each have their own share.
+    assert len(shares) == len(mine)

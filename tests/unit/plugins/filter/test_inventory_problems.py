@@ -110,7 +110,7 @@ def test_the_roles_specs_and_defaults_load():
     assert "fl_admin_stall_timeout" in defaults["fl_admin"]
     # Every role default is in the role's argument spec (the two stay in step).
     assert {role: names for role, names in undocumented(specs, defaults).items() if names} == {}
-    assert "provisioning_project" in runtime and "zerotier_address" in runtime and "fl_admin_num_rounds" not in runtime
+    assert "__provisioning_project" in runtime and "zerotier_address" in runtime and "fl_admin_num_rounds" not in runtime
 
 
 def test_problems_of_plain_hostvars_are_found_and_grouped():
@@ -148,7 +148,7 @@ def test_strict_makes_unknown_names_errors(strict):
 
 
 def test_private_runtime_and_foreign_names_are_left_out():
-    hostvars = {"fl-admin": {"_fl_x": 1, "__provisioning_lock": 1, "provisioning_project": {"changed": False},
+    hostvars = {"fl-admin": {"_fl_x": 1, "__provisioning_lock": 1, "__provisioning_project": {"changed": False},
                              "zerotier_address": "10.147.17.3", "clara_image_runtime": {"image": "x"},
                              "ansible_port": 22, "groups": {}, "vault_ngc_api_key": "x"}}
     assert inventory_problems(hostvars, GROUPS, strict=True) == {"errors": [], "warnings": []}
