@@ -10,9 +10,12 @@
 3. No task file includes itself.
 4. Every module is documented (DOCUMENTATION, EXAMPLES, RETURN, the clarafl.federation.attributes fragment) and
    every filter has its <name>.yml documentation.
-
-And, for information only (printed, see ``pytest -s``; they never fail yet): the Jinja statements in the roles'
-task and vars files, and how deep the includes below each role's main.yml go.
+5. No Jinja statement ({% ... %}, a program) in the roles' task and vars files: decisions and loops live in
+   filters and module_utils, with unit tests.
+6. Includes go at most MAX_INCLUDE_DEPTH deep below a role's main.yml, and no role includes another role's
+   task files.
+7. Registered results are named __<role>_..., internal facts _<role>_... (the facts other roles read, PUBLIC_FACTS,
+   excepted).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -334,24 +337,24 @@ def test_every_filter_has_its_documentation():
     assert problems == [], "; ".join(problems)
 
 
-# --- informational ---------------------------------------------------------------------------------------------
-# INFORMATIONAL ONLY: these print counts and never fail. The redesign will turn them into failures: no Jinja
-# statement ({% ... %}) in task or vars files, and includes at most MAX_INCLUDE_DEPTH deep below a role's main.yml.
+# --- 5. no Jinja programs in tasks and vars --------------------------------------------------------------------
+
 MAX_INCLUDE_DEPTH = 3
+# Jinja statements that are no program: a Go template kept raw for docker's --format.
+RAW_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}", re.S)
 
 
-def test_info_jinja_statements_in_tasks_and_vars():
-    counts = {}
+def test_no_jinja_statements_in_tasks_and_vars():
+    found = {}
     for path in sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.yml"))
                        + glob.glob(os.path.join(REPO, "roles", "*", "vars", "*.yml"))):
-        count = _read(path).count("{%")
+        count = RAW_BLOCK.sub("", _read(path)).count("{%")
         if count:
-            counts[_rel(path)] = count
-    print("\n[house rules, informational] Jinja statements ({%%) in roles/*/tasks and roles/*/vars: %d in %d file(s)"
-          " (the redesign allows none)" % (sum(counts.values()), len(counts)))
-    for path, count in sorted(counts.items()):
-        print("  %4d  %s" % (count, path))
+            found[_rel(path)] = count
+    assert found == {}, "Jinja statements ({%%) in task or vars files (use a filter): %s" % found
 
+
+# --- 6. include depth, and no role reaching into another -------------------------------------------------------
 
 def _deepest(role, tasks_file, chain=()):
     """(depth, chain of "role/file", [cycles], [unresolved]) of the deepest include path from ROLE's TASKS_FILE."""
@@ -374,20 +377,48 @@ def _deepest(role, tasks_file, chain=()):
     return best[0], best[1], cycles, unresolved
 
 
-def test_info_include_depth_below_main():
-    print("\n[house rules, informational] include depth below each role's main.yml (include_tasks, import_tasks,"
-          " include_role/import_role tasks_from; the redesign allows %d)" % MAX_INCLUDE_DEPTH)
-    over = 0
-    for role in ROLES:
-        depth, chain, cycles, unresolved = _deepest(role, "main.yml")
-        over += depth > MAX_INCLUDE_DEPTH
-        note = " (over %d)" % MAX_INCLUDE_DEPTH if depth > MAX_INCLUDE_DEPTH else ""
-        print("  %-13s depth %d%s: %s" % (role, depth, note, " -> ".join("%s/%s" % step for step in chain)))
-        for cycle in sorted(set(cycles)):
-            print("                include cycle: %s" % cycle)
-        for name in sorted(set(unresolved)):
-            print("                not followed (templated): %s" % name)
-    print("  %d of %d roles deeper than %d" % (over, len(ROLES), MAX_INCLUDE_DEPTH))
+@pytest.mark.parametrize("role", ROLES)
+def test_include_depth_below_main(role):
+    depth, chain, cycles, _unresolved = _deepest(role, "main.yml")
+    assert cycles == []
+    assert depth <= MAX_INCLUDE_DEPTH, "roles/%s: includes %d deep (at most %d): %s" % (
+        role, depth, MAX_INCLUDE_DEPTH, " -> ".join("%s/%s" % step for step in chain))
+
+
+def test_no_role_includes_another_roles_task_files():
+    found = []
+    for path in ROLE_TASK_FILES:
+        role, name = path.split(os.sep)[-3], os.path.basename(path)
+        for task in tasks_in(_load(path) or []):
+            call = _role_call(task)
+            if call and call[0] != role:
+                found.append("roles/%s/tasks/%s -> %s/%s" % (role, name, call[0], call[1]))
+    assert found == []
+
+
+# --- 7. names of registered results and facts ------------------------------------------------------------------
+
+# Facts a role sets for other roles and playbooks to read: its outputs, named as public variables.
+PUBLIC_FACTS = {"zerotier_address", "zerotier_addresses", "zerotier_node_id", "clara_image_runtime"}
+
+
+def _set_facts(task):
+    args = _action(task, "set_fact")
+    return [k for k in args if k != "cacheable"] if isinstance(args, dict) else []
+
+
+def test_registered_results_and_internal_facts_carry_the_role_prefix():
+    found = []
+    for path in ROLE_TASK_FILES + sorted(glob.glob(os.path.join(REPO, "roles", "*", "handlers", "*.yml"))):
+        role = path.split(os.sep)[-3]
+        for task in tasks_in(_load(path) or []):
+            registered = task.get("register")
+            if isinstance(registered, str) and not registered.startswith("__%s_" % role):
+                found.append("%s: register %s (name it __%s_...)" % (_rel(path), registered, role))
+            for fact in _set_facts(task):
+                if fact not in PUBLIC_FACTS and not fact.startswith("_%s_" % role):
+                    found.append("%s: set_fact %s (name it _%s_...)" % (_rel(path), fact, role))
+    assert found == [], "\n".join(found)
 
 
 def test_info_entry_points_validated_at_run_time():
