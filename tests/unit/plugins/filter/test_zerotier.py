@@ -14,7 +14,9 @@ TOKEN = "sekrit-token"
 CENTRAL = dict(member="8832e7599d", network="8056c2e21c000001", host="fl-server",
                api_base="https://api.zerotier.com/api/v1", api_type="central", token=TOKEN, delegate_to="localhost",
                web_url="https://my.zerotier.com")
-CONTROLLER = dict(CENTRAL, api_base="http://127.0.0.1:9993", api_type="controller", delegate_to="zt-controller")
+CONTROLLER = dict(member="8832e7599d", network="8056c2e21c000001", host="fl-server", api_base="http://127.0.0.1:9993",
+                  api_type="controller", token=TOKEN, delegate_to="zt-controller", web_url="https://my.zerotier.com")
+NO_TOKEN = dict((key, "" if key == "token" else value) for key, value in CENTRAL.items())
 WHAT = "member 8832e7599d of network 8056c2e21c000001 for fl-server"
 
 
@@ -63,7 +65,7 @@ def test_the_error_text_is_cut_at_a_word():
 
 
 def test_without_a_token_no_error_text_is_quoted():
-    message = zerotier_api_error({"status": 500, "msg": "HTTP Error 500"}, **dict(CENTRAL, token=""))
+    message = zerotier_api_error({"status": 500, "msg": "HTTP Error 500"}, **NO_TOKEN)
     assert message.endswith("answered HTTP 500 while authorizing %s (); rerun later." % WHAT)
 
 
