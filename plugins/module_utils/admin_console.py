@@ -629,6 +629,146 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
             sleep(min(interval, max(0.0, deadline - clock())))
 
 
+REJOIN_INTERVAL = 5.0
+NO_ANSWER = "No replies"
+
+
+def _answers(status, site):
+    """The site answers the server's ``check_status client`` (it is registered and replies)."""
+    info = (status.get("clients") or {}).get(site)
+    return info is not None and (info.get("status") or NO_ANSWER) != NO_ANSWER
+
+
+def _registered(status, site):
+    return site in [c.get("name") for c in status.get("registered_clients") or []]
+
+
+def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval=REJOIN_INTERVAL, clock=None,
+           sleep=None):
+    """The one place that brings back sites whose containers were just restarted (a site that hung, one that died).
+
+    For each site of SITES, as a restarted site needs:
+      * the server refuses a restarted site's new registration while the old one lives (up to its heart-beat
+        timeout): an old registration that no longer answers is removed (``remove_client SITE``; the engine
+        answers "Server did not respond" although it removed it, so only the wait below judges);
+      * then the site must answer the server (``check_status client``) within TIMEOUT seconds, counted from the
+        first call, for all the sites together;
+      * a site that answers while the server trains and it does not is given the training's MMAR and started
+        (``deploy MMAR client SITE``, ``start client SITE``), so that it contributes again.
+
+    read() returns the parsed status (see parse_status) of one console session and raises AdminConsoleError when
+    the server cannot be read (it may still be starting: read again until TIMEOUT). send(commands) runs admin
+    commands on one login and raises AdminConsoleError when one fails. MMAR is the name the training's MMAR was
+    uploaded under; it is needed only when a site must join a running training.
+
+    Returns {"rejoined": {site: [what was done, ...]}, "status": the last status, "changed": bool}. In CHECK_MODE
+    the status is read once, nothing is sent and the lists say what would be done. Raises AdminConsoleError
+    (kind ``rejoin``, details ``rejoined``) naming the sites that never answered, after the others were brought
+    back, or naming a site whose deploy or start failed.
+    """
+    import time  # pylint: disable=import-outside-toplevel
+    clock = clock or time.time
+    sleep = sleep or time.sleep
+    sites = list(dict.fromkeys(sites))
+    deadline = clock() + float(timeout)
+    done = dict((site, []) for site in sites)
+    out = {"rejoined": done, "status": {}, "changed": False}
+
+    def fail(message, kind="rejoin"):
+        raise AdminConsoleError(message, kind=kind, rejoined=done, status=out["status"])
+
+    def read_until(condition):
+        """The first status that CONDITION accepts, or the last one read when TIMEOUT passes (None if none)."""
+        last, error = None, None
+        while True:
+            try:
+                last = read()
+                error = None
+            except AdminConsoleError as exc:
+                error = exc
+            if last is not None and (check_mode or condition(last)):
+                return last
+            if clock() >= deadline:
+                if last is None:
+                    fail("Could not read the federation's status to bring back %s within %g s: %s"
+                         % (", ".join(sites), float(timeout), error), kind=getattr(error, "kind", "rejoin"))
+                return last
+            sleep(min(interval, max(0.0, deadline - clock())))
+
+    if not sites:
+        return out
+    status = read_until(lambda s: True)
+    out["status"] = status
+    for site in sites:
+        if _registered(status, site) and not _answers(status, site):
+            out["changed"] = True
+            if check_mode:
+                done[site].append("would remove its old registration")
+                continue
+            try:
+                send(["remove_client %s" % site])
+                done[site].append("removed its old registration")
+            except AdminConsoleError as exc:
+                answer = re.sub(r"^Admin command '[^']*' failed: ", "", " ".join(str(exc).split()))
+                if re.search(r"did not respond", answer, re.IGNORECASE):
+                    # the engine's usual answer to remove_client: it removes the site all the same
+                    done[site].append("removed its old registration")
+                else:
+                    done[site].append("asked the server to remove its old registration (it answered: %s)" % answer)
+
+    if check_mode:
+        waiting = [s for s in sites if not _answers(status, s)]
+    else:
+        status = read_until(lambda s: all(_answers(s, site) for site in sites))
+        out["status"] = status
+        waiting = [s for s in sites if not _answers(status, s)]
+    for site in sites:
+        if site in waiting:
+            done[site].append("would wait until it answers the server" if check_mode
+                              else "did not answer the server within %g s" % float(timeout))
+            continue
+        state = ((status.get("clients") or {}).get(site) or {}).get("status")
+        done[site].append("answers the server (%s)" % state)
+        if status.get("server_status") != "training started":
+            continue
+        if state == "training started":
+            done[site].append("trains in the running training")
+            continue
+        if not mmar:
+            fail("Site %s answers the server again, but the server is training and the site is not: it needs the "
+                 "training's MMAR deployed and a start, and no MMAR name was given (set mmar)." % site)
+        joined = "deployed %s to it and started it in the running training (round %s)" % (
+            mmar, status.get("current_round", "?"))
+        if check_mode:
+            done[site].append("would have " + joined)
+            out["changed"] = True
+            continue
+        try:
+            send(["deploy %s client %s" % (mmar, site), "start client %s" % site])
+        except AdminConsoleError as exc:
+            try:
+                now = read()
+            except AdminConsoleError:
+                now = {}
+            if now.get("server_status") == "training started":
+                fail("Site %s answers the server again, but bringing it into the running training failed: %s"
+                     % (site, exc), kind=exc.kind)
+            out["status"] = now or status
+            done[site].append("the training ended before the site could be started in it")
+            continue
+        out["changed"] = True
+        done[site].append(joined)
+    if waiting and not check_mode:
+        fail("Site%s %s did not answer the server within %g s after %s container was restarted%s: see %s log "
+             "(docker logs of the site's container on its machine) and check that it reaches the server on the FL "
+             "port." % ("" if len(waiting) == 1 else "s", ", ".join(waiting), float(timeout),
+                        "its" if len(waiting) == 1 else "their",
+                        "" if len(waiting) == len(sites) else
+                        " (the other sites are back: %s)" % ", ".join(s for s in sites if s not in waiting),
+                        "its" if len(waiting) == 1 else "their"))
+    return out
+
+
 def parse_status(server_reply=None, client_reply=None):
     """The module's ``status`` return value from the two status replies (either may be None)."""
     status = {}

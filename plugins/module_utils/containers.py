@@ -9,14 +9,21 @@ is running is left alone; one that is only stopped is started; any other is repl
 and start go to the engine a few at a time: twenty sites on one machine cost one module call and
 about the time of a few ``docker run``, not twenty module calls.
 
-Plain functions (``create_kwargs``, ``decide``, ``plan``, ``parse_ulimit``) hold the rules and
-are unit-tested without an engine; ``run`` applies a plan through a Docker SDK client.
+Plain functions (``create_kwargs``, ``decide``, ``plan``, ``parse_ulimit``, ``memlock_problems``) hold
+the rules and are unit-tested without an engine; ``run`` applies a plan through a Docker SDK client.
+
+A container that asks to lock more memory than the Docker engine itself may (``memlock:-1:-1``, the
+runbook's setting, under an engine whose hard RLIMIT_MEMLOCK is 8 MiB) cannot start: the engine
+answers "error setting rlimit type 8". ``run`` reads the engine's hard limit from
+``/proc/<pid of dockerd>/limits`` first (``engine_memlock``) and refuses such a container, naming it
+and the variable it comes from, before it changes anything.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import threading
 
 try:
@@ -50,6 +57,9 @@ ACTIONS = (NONE, START, CREATE, RECREATE)
 # Restart policies the engine knows (docker run --restart).
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 DEFAULT_WORKERS = 4
+# Where the engine's process is looked for (a test points it at a fake).
+PROC = "/proc"
+UNLIMITED = -1
 
 
 class ContainersError(Exception):
@@ -67,6 +77,94 @@ def parse_ulimit(text):
     except ValueError:
         raise ContainersError("ulimit %r: the limits must be whole numbers (-1 for unlimited)" % (text,))
     return {"name": parts[0], "soft": soft, "hard": hard}
+
+
+def dockerd_pid(proc=None):
+    """The PID of the oldest process named dockerd (``pgrep -o -x dockerd``), or None when none is visible
+    (another PID namespace, a remote engine)."""
+    proc = proc or PROC
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return None
+    best = None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "comm")) as handle:
+                if handle.read().strip() != "dockerd":
+                    continue
+        except (IOError, OSError):
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat")) as handle:
+                # starttime is field 22; the command name (field 2) may hold spaces and parentheses
+                started = int(handle.read().rsplit(")", 1)[1].split()[19])
+        except (IOError, OSError, IndexError, ValueError):
+            started = None
+        key = (started is None, started or 0, int(entry))
+        if best is None or key < best:
+            best = key
+    return best[2] if best else None
+
+
+def memlock_hard_limit(limits_text):
+    """The hard "Max locked memory" of a /proc/<pid>/limits text: bytes, UNLIMITED, or None when it is not there."""
+    for line in (limits_text or "").splitlines():
+        if line.startswith("Max locked memory"):
+            fields = line[len("Max locked memory"):].split()
+            if len(fields) < 2:
+                return None
+            if fields[1] == "unlimited":
+                return UNLIMITED
+            try:
+                return int(fields[1])
+            except ValueError:
+                return None
+    return None
+
+
+def engine_memlock(proc=None):
+    """The Docker engine's hard RLIMIT_MEMLOCK (bytes or UNLIMITED), or None when dockerd is not visible here."""
+    proc = proc or PROC
+    pid = dockerd_pid(proc)
+    if pid is None:
+        return None
+    try:
+        with open(os.path.join(proc, str(pid), "limits")) as handle:
+            return memlock_hard_limit(handle.read())
+    except (IOError, OSError):
+        return None
+
+
+def _bytes(limit):
+    return "unlimited" if limit == UNLIMITED else "%d bytes" % limit
+
+
+def memlock_problems(steps, engine_hard):
+    """One sentence for each container of STEPS ([(spec, action)]) to be created or started whose ulimits ask to
+    lock more memory than the engine's hard limit ENGINE_HARD allows (None: not known, nothing is said)."""
+    if engine_hard is None or engine_hard == UNLIMITED:
+        return []
+    problems = []
+    for spec, action in steps:
+        if action == NONE:
+            continue
+        for text in spec.get("ulimits") or []:
+            limit = parse_ulimit(text)
+            wanted = [limit["soft"], limit["hard"]]
+            if limit["name"] != "memlock" or not any(v == UNLIMITED or v > engine_hard for v in wanted):
+                continue
+            component = (spec.get("labels") or {}).get("org.clarafl.component")
+            variable = "fl_%s_ulimits" % component if component else "its ulimits"
+            problems.append(
+                "Container %s asks for %s (lock %s of memory) in %s, but the Docker engine on this machine may lock "
+                "at most %s, so the container could not start: raise the engine's limit (LimitMEMLOCK=infinity for "
+                "docker.service, then restart Docker) or drop memlock from %s."
+                % (spec["name"], text, _bytes(UNLIMITED if UNLIMITED in wanted else max(wanted)), variable,
+                   _bytes(engine_hard), variable))
+    return problems
 
 
 def parse_tmpfs(entries):
@@ -211,10 +309,12 @@ def _apply_one(client, spec, action):
     return container.id
 
 
-def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS):
+def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS, memlock_limit=None):
     """Bring SPECS to their wanted state. client_factory() returns a Docker SDK client; each worker
-    thread gets its own. Returns ({name: {'action', 'id', 'error'?}} in the order of SPECS, the inspect
-    documents found before); raises ContainersError only before anything was changed."""
+    thread gets its own. memlock_limit() returns the engine's hard RLIMIT_MEMLOCK (see engine_memlock;
+    None: not known), read only when a container to create or start asks for memlock. Returns
+    ({name: {'action', 'id', 'error'?}} in the order of SPECS, the inspect documents found before);
+    raises ContainersError only before anything was changed."""
     client = client_factory()
     found, image_ids = inspect(client, specs, image_may_be_missing=check_mode)
     steps = plan(specs, found, image_ids)
@@ -222,6 +322,13 @@ def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS):
     for spec, action in steps:
         if action in (CREATE, RECREATE):
             create_kwargs(spec)
+    # Nor a memlock the engine cannot grant (also in check mode: a real run would fail).
+    asks = [(spec, action) for spec, action in steps if action != NONE
+            and any(parse_ulimit(u)["name"] == "memlock" for u in spec.get("ulimits") or [])]
+    if asks and memlock_limit is not None:
+        problems = memlock_problems(asks, memlock_limit())
+        if problems:
+            raise ContainersError(" ".join(problems))
     results = {}
     for spec, action in steps:
         before = found[spec["name"]]

@@ -36,6 +36,9 @@ description:
     confirmation mode as C(confirm).
   - A connection failure (server down, wrong port or host, certificate of another provisioning run, wrong
     user name) fails with one sentence naming C(host:port) and what to check.
+  - Instead of commands, O(wait_for) waits for the federation (every site answers, the training stopped or
+    stalled), and O(rejoin) brings back sites whose containers were restarted (their old registration removed,
+    the MMAR deployed to them and started when the server trains) and says what it did for each.
 author:
   - clarafl.federation maintainers (@clarafl)
 options:
@@ -144,7 +147,10 @@ options:
     type: str
     choices: [registered, stopped]
   wait_timeout:
-    description: Seconds O(wait_for) waits at most.
+    description:
+      - Seconds O(wait_for) waits at most.
+      - With O(rejoin), seconds the sites together have to answer the server again (counted from the start of the
+        task, the server's own start included when it is still starting).
     type: float
     default: 180
   stall_timeout:
@@ -162,10 +168,35 @@ options:
       - V(fail) fails the module and names each such site with its status.
       - V(report) succeeds and lists them in RV(hung_sites). The engine's client can hang in its start and then answers
         nothing; the P(clarafl.federation.fl_admin#role) role restarts those sites and brings them back into the
-        training that is running.
+        training that is running with O(rejoin).
     type: str
     choices: [fail, report]
     default: fail
+  rejoin:
+    description:
+      - The one place of recovery. Instead of commands, bring back these sites, whose containers the caller has just
+        restarted (a site that hung, or that died), and say in RV(rejoined) what was done for each.
+      - "For each site: an old registration that no longer answers is removed (C(remove_client SITE): the server
+        refuses a restarted site's new registration while the old one lives; the engine answers C(Server did not
+        respond) although it removes it, so that answer is no failure); the module then waits, reading the
+        status every 5 seconds, until every site answers the server (C(check_status client)), at most
+        O(wait_timeout) seconds; a site that answers while the server trains and it does not is given the MMAR
+        (C(deploy MMAR client SITE)) and started (C(start client SITE)) in the running training, so that it
+        contributes again."
+      - Fails, naming them, when sites do not answer in time (the others are brought back first), when a deploy or
+        start fails while the server still trains, and when a site must join the training but O(mmar) is not set.
+      - The deploy and the start wait at least 120 seconds each (O(timeout) when longer); a start that hangs
+        fails as O(hung_start=fail) does.
+      - In check mode the status is read once and nothing is sent; RV(rejoined) says what would be done.
+      - An empty list does nothing and does not connect.
+    type: list
+    elements: str
+  mmar:
+    description:
+      - With O(rejoin), the name the running training's MMAR was uploaded under (the O(commands) C(upload_folder)
+        and C(deploy) name), deployed to a site that must join the running training.
+      - Only needed when a site is to be started in a running training; the module fails then without it.
+    type: str
 requirements:
   - docker (the Docker SDK for Python) on the managed host
   - A running admin container of the Clara Train 4.0 image (C(python3) with C(clara_hci)/C(dlmed) installed)
@@ -189,6 +220,7 @@ attributes:
     details:
       - Only read-only commands (and O(status)) are sent; mutating commands are returned in RV(skipped) and make
         the result C(changed).
+      - O(wait_for) waits as in a real run; O(rejoin) reads the status once and says what it would do.
   diff_mode:
     support: none
   platform:
@@ -238,6 +270,19 @@ EXAMPLES = r"""
     status: true
   register: fl
 
+- name: Bring back two sites whose containers were restarted, into the running training if there is one
+  clarafl.federation.fl_admin_console:
+    container: clarafl-example_project-admin
+    username: admin@nvidia.com
+    rejoin: [org1-b, org2]
+    mmar: clara_pt_spleen_ct_segmentation
+    wait_timeout: 180
+  register: back
+
+- name: Say what was done for each site
+  ansible.builtin.debug:
+    msg: "{{ back.rejoined }}"
+
 - name: Stop everything (no confirmation prompt to answer)
   clarafl.federation.fl_admin_console:
     container: clarafl-example_project-admin
@@ -251,7 +296,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per command, in order (up to the one that failed).
+  description: One entry per command, in order (up to the one that failed); with O(rejoin), the commands it sent.
   returned: always
   type: list
   elements: dict
@@ -314,7 +359,7 @@ status:
     - C(run_number) is null when the server says C(FL run number has not been set.). C(server_status) is the
       engine's words (C(training not started), C(training started), C(training stopped)); the same words appear
       before a run is ever started and after it ends, so compare C(run_number) too.
-  returned: when O(status=true), the commands succeeded and none shut the server down
+  returned: when O(status=true), the commands succeeded and none shut the server down; with O(wait_for) and O(rejoin)
   type: dict
   contains:
     run_number:
@@ -451,6 +496,20 @@ waited:
     seconds:
       description: How long the wait took.
       type: float
+rejoined:
+  description:
+    - With O(rejoin), what was done for each site, in order, in words (in check mode, what would be done).
+    - The steps, in these words - removed its old registration; asked the server to remove its old registration,
+      with the engine's answer when that was an error; answers the server, with the site's status; trains in the
+      running training; deployed MMAR to it and started it in the running training, with the round; the training
+      ended before the site could be started in it; did not answer the server within N s.
+  returned: when O(rejoin) is set (also when the module fails while bringing sites back)
+  type: dict
+  sample:
+    org2:
+      - removed its old registration
+      - answers the server (training not started)
+      - deployed clarafl_demo to it and started it in the running training (round 3)
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -458,6 +517,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import (
     DEFAULT_KIT_DIR,
     HAS_DOCKER,
+    LATE_START_WAIT,
     AdminConsoleError,
     build_driver_args,
     build_results,
@@ -468,41 +528,56 @@ from ansible_collections.clarafl.federation.plugins.module_utils.admin_console i
     http_timeout_for,
     is_mutating,
     parse_status,
+    rejoin,
     resolve_endpoint,
-    summarize_watch,
-    wait,
     run_console,
+    summarize_watch,
     validate_commands,
+    wait,
 )
+
+# The deploy and the start that bring a site into a running training wait at least this long each.
+REJOIN_COMMAND_TIMEOUT = 120
+
+
+def console_session(p, ret, n_commands=0, extra_seconds=0.0):
+    """(container, host, port, server_cn) of the admin console the options name; fills ret["server"]."""
+    client = docker_client(p["docker_host"], timeout=http_timeout_for(n_commands, p["timeout"]) + 60 + extra_seconds)
+    container = get_running_container(client, p["container"])
+    host, port, kit_host = resolve_endpoint(container, p["kit_dir"], p["server_host"], p["server_port"])
+    server_cn = kit_host if p["server_cn"] is None else (p["server_cn"] or None)
+    ret["server"] = dict(host=host, port=port, server_cn=server_cn)
+    return container, host, port, server_cn
+
+
+def status_reader(p, session):
+    """read(watch=0): (status, history, contributions) of one console session that reads the status."""
+    container, host, port, server_cn = session
+
+    def read(watch=0):
+        driver_args = build_driver_args(
+            [], p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
+            upload_dir=p["upload_dir"], timeout=p["timeout"], status=True, expected_sites=p["sites"],
+            run_mask=[], watch=watch, watch_interval=p["watch_interval"])
+        result = run_console(container, driver_args)
+        if not result.get("ok"):
+            raise AdminConsoleError(failure_message(result, [], host, port, p["username"], p["container"],
+                                                    p["kit_dir"]), kind=result.get("error_kind") or "console")
+        replies = result.get("status_replies") or {}
+        for which in ("server", "client"):
+            verdict = classify_reply("check_status " + which, replies.get(which))
+            if not verdict["ok"]:
+                raise AdminConsoleError("Reading the status with 'check_status %s' from the FL server at %s:%s "
+                                        "failed: %s" % (which, host, port, verdict["error"]), kind="status")
+        history, contributions = summarize_watch(result.get("watch_replies")) if watch else ([], {})
+        return parse_status(replies.get("server"), replies.get("client")), history, contributions
+    return read
 
 
 def run_wait(module, p, ret):
     """wait_for: read the status, one console session at a time, until the condition holds; exits the module."""
     try:
-        client = docker_client(p["docker_host"], timeout=http_timeout_for(0, p["timeout"]) + 60 + p["timeout"])
-        container = get_running_container(client, p["container"])
-        host, port, kit_host = resolve_endpoint(container, p["kit_dir"], p["server_host"], p["server_port"])
-        server_cn = kit_host if p["server_cn"] is None else (p["server_cn"] or None)
-        ret["server"] = dict(host=host, port=port, server_cn=server_cn)
-
-        def read(watch):
-            driver_args = build_driver_args(
-                [], p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
-                upload_dir=p["upload_dir"], timeout=p["timeout"], status=True, expected_sites=p["sites"],
-                run_mask=[], watch=watch, watch_interval=p["watch_interval"])
-            result = run_console(container, driver_args)
-            if not result.get("ok"):
-                raise AdminConsoleError(failure_message(result, [], host, port, p["username"], p["container"],
-                                                        p["kit_dir"]), kind=result.get("error_kind") or "console")
-            replies = result.get("status_replies") or {}
-            for which in ("server", "client"):
-                verdict = classify_reply("check_status " + which, replies.get(which))
-                if not verdict["ok"]:
-                    raise AdminConsoleError("Reading the status with 'check_status %s' from the FL server at %s:%s "
-                                            "failed: %s" % (which, host, port, verdict["error"]), kind="status")
-            history, contributions = summarize_watch(result.get("watch_replies")) if watch else ([], {})
-            return parse_status(replies.get("server"), replies.get("client")), history, contributions
-
+        read = status_reader(p, console_session(p, ret, extra_seconds=p["timeout"]))
         out = wait(read, p["wait_for"], p["wait_timeout"], sites=p["sites"] or [], stall_timeout=p["stall_timeout"],
                    seen_training=p["seen_training"])
     except AdminConsoleError as exc:
@@ -512,6 +587,45 @@ def run_wait(module, p, ret):
     ret["contributions"] = out.pop("contributions")
     out["seconds"] = out.pop("waited")
     ret["waited"] = out
+    module.exit_json(**ret)
+
+
+def run_rejoin(module, p, ret):
+    """rejoin: bring back the sites whose containers were restarted (admin_console.rejoin); exits the module."""
+    command_timeout = max(p["timeout"], REJOIN_COMMAND_TIMEOUT)
+    ret["rejoined"] = {}
+    words = [name for name in p["rejoin"] + [p["mmar"] or "mmar"] if len(name.split()) != 1 or "'" in name or '"' in name]
+    if words:
+        module.fail_json(msg="rejoin and mmar take site and MMAR names (one word each), got %s"
+                             % ", ".join(repr(w) for w in words), **ret)
+    if not p["rejoin"]:
+        module.exit_json(**ret)
+    try:
+        validate_commands(["remove_client %s" % site for site in p["rejoin"]], p["sites"])
+        session = console_session(p, ret, n_commands=2, extra_seconds=command_timeout * 2 + LATE_START_WAIT * 2)
+        container, host, port, server_cn = session
+        read = status_reader(p, session)
+
+        def send(commands):
+            commands = validate_commands(commands, p["sites"])
+            driver_args = build_driver_args(
+                commands, p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
+                upload_dir=p["upload_dir"], timeout=command_timeout, expected_sites=p["sites"])
+            result = run_console(container, driver_args)
+            ret["results"].extend(build_results(result, commands))
+            if not result.get("ok"):
+                raise AdminConsoleError(failure_message(result, commands, host, port, p["username"], p["container"],
+                                                        p["kit_dir"]), kind=result.get("error_kind") or "console")
+
+        out = rejoin(lambda: read()[0], send, p["rejoin"], mmar=p["mmar"], timeout=p["wait_timeout"],
+                     check_mode=module.check_mode)
+    except AdminConsoleError as exc:
+        if "rejoined" in exc.details:
+            ret["rejoined"] = exc.details["rejoined"]
+            ret["status"] = exc.details.get("status") or {}
+        ret["changed"] = any(r.get("changed") for r in ret["results"])
+        module.fail_json(msg=str(exc), reason=exc.kind, **ret)
+    ret.update(rejoined=out["rejoined"], status=out["status"], changed=out["changed"])
     module.exit_json(**ret)
 
 
@@ -537,8 +651,11 @@ def main():
             wait_timeout=dict(type="float", default=180),
             stall_timeout=dict(type="float", default=0),
             seen_training=dict(type="bool", default=False),
+            rejoin=dict(type="list", elements="str"),
+            mmar=dict(type="str"),
         ),
-        mutually_exclusive=[("wait_for", "commands"), ("wait_for", "watch")],
+        mutually_exclusive=[("wait_for", "commands"), ("wait_for", "watch"), ("rejoin", "commands"),
+                            ("rejoin", "wait_for"), ("rejoin", "watch")],
         supports_check_mode=True,
     )
     if not HAS_DOCKER:
@@ -554,6 +671,8 @@ def main():
     ret = dict(changed=False, results=[])
     if p["wait_for"]:
         run_wait(module, p, ret)
+    if p["rejoin"] is not None:
+        run_rejoin(module, p, ret)
     try:
         commands = validate_commands(p["commands"], p["sites"])
         run_mask = [not module.check_mode or not is_mutating(c) for c in commands]

@@ -28,6 +28,13 @@ description:
     container of a federation follows the same rule.
   - Every setting is checked before the first change. An engine error for one container does not stop the others;
     the module then fails and names each container that failed and why.
+  - A container to create or start whose O(containers[].ulimits) ask to lock more memory than the Docker engine
+    itself may (C(memlock:-1:-1) under an engine whose hard C(RLIMIT_MEMLOCK) is 8 MiB) could not start (the engine
+    answers C(error setting rlimit type 8)). The module reads the engine's hard limit from
+    C(/proc/<pid of dockerd>/limits) first and fails before any change, naming the container and the variable
+    C(fl_<component>_ulimits) its label C(org.clarafl.component) points to, and saying what to do
+    (C(LimitMEMLOCK=infinity) for C(docker.service), or no memlock in that variable). When no C(dockerd) process is
+    visible on the host (another PID namespace, a remote O(docker_host)) this check is skipped.
 requirements:
   - Docker SDK for Python (C(docker)) on the host; the P(clarafl.federation.docker#role) role installs it.
 options:
@@ -83,7 +90,9 @@ options:
         description: The size of C(/dev/shm), for example C(1g).
         type: str
       ulimits:
-        description: Limits as C(name:soft[:hard]), for example C(memlock:-1:-1).
+        description:
+          - Limits as C(name:soft[:hard]), for example C(memlock:-1:-1).
+          - A memlock above the Docker engine's own hard limit is refused before any change (see the description).
         type: list
         elements: str
       restart_policy:
@@ -182,6 +191,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.containers impo
     ContainersError,
     diff,
     docker_client,
+    engine_memlock,
     failures,
     run,
 )
@@ -227,8 +237,11 @@ def main():
         shared.setdefault("version", client.api.api_version)
         return client
 
+    # The engine's limits can be read only when it runs on this host.
+    local = not p["docker_host"] or p["docker_host"].startswith("unix://")
     try:
-        results, found = run(client_factory, specs, check_mode=module.check_mode, workers=p["parallel"])
+        results, found = run(client_factory, specs, check_mode=module.check_mode, workers=p["parallel"],
+                             memlock_limit=engine_memlock if local else None)
     except ContainersError as exc:
         module.fail_json(msg=str(exc), containers={})
     changed = any(item["action"] != NONE for item in results.values())

@@ -143,3 +143,125 @@ def test_diff_shows_only_what_changes():
 def test_failures_name_each_container():
     results = {"a": {"action": c.CREATE, "error": "no such driver: nvidia"}, "b": {"action": c.NONE}}
     assert c.failures(results) == ["a (create): no such driver: nvidia"]
+
+
+# --- the engine's memlock limit, read from a fake /proc ------------------------------------------------------------
+
+LIMITS = """Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max stack size            8388608              unlimited            bytes
+Max locked memory         %s              %s              bytes
+Max open files            1048576              1048576              files
+"""
+
+
+def _proc(tmp_path, processes):
+    """A fake /proc: PROCESSES is [(pid, comm, starttime, memlock hard)]."""
+    root = tmp_path / "proc"
+    root.mkdir()
+    (root / "self").mkdir()
+    (root / "meminfo").write_text(u"MemTotal: 1 kB\n")
+    for pid, comm, started, hard in processes:
+        d = root / str(pid)
+        d.mkdir()
+        (d / "comm").write_text(u"%s\n" % comm)
+        # the command name may hold spaces and parentheses
+        (d / "stat").write_text(u"%d (%s) S 1 %d %d 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 30 0 %d 1 2\n"
+                                % (pid, comm + ") x (", pid, pid, started))
+        (d / "limits").write_text(LIMITS % (hard, hard))
+    return str(root)
+
+
+def test_the_engine_limit_is_the_oldest_dockerd_s(tmp_path):
+    proc = _proc(tmp_path, [(10, "systemd", 1, "unlimited"), (700, "dockerd", 500, "65536"),
+                            (80, "dockerd", 900, "unlimited"), (90, "containerd", 400, "8388608")])
+    assert c.dockerd_pid(proc) == 700
+    assert c.engine_memlock(proc) == 65536
+
+
+def test_an_unlimited_or_invisible_engine(tmp_path):
+    assert c.engine_memlock(_proc(tmp_path, [(5, "dockerd", 1, "unlimited")])) == c.UNLIMITED
+    assert c.engine_memlock(str(tmp_path / "absent")) is None
+    other = tmp_path / "other"
+    other.mkdir()
+    assert c.engine_memlock(_proc(other, [(5, "containerd", 1, "8388608")])) is None
+    assert c.memlock_hard_limit("Max open files 1 1 files\n") is None
+
+
+def _memlock_spec(component, ulimits):
+    return _spec(name="clarafl-fed-" + component, ulimits=ulimits,
+                 labels={"org.clarafl.component": component, "org.clarafl.config": "h1"})
+
+
+def test_memlock_beyond_the_engine_names_the_container_and_the_variable():
+    server = _memlock_spec("server", ["memlock:-1:-1", "stack:67108864:67108864"])
+    problems = c.memlock_problems([(server, c.CREATE)], 8388608)
+    assert problems == [
+        "Container clarafl-fed-server asks for memlock:-1:-1 (lock unlimited of memory) in fl_server_ulimits, but the "
+        "Docker engine on this machine may lock at most 8388608 bytes, so the container could not start: raise the "
+        "engine's limit (LimitMEMLOCK=infinity for docker.service, then restart Docker) or drop memlock from "
+        "fl_server_ulimits."]
+    client = _memlock_spec("client", ["memlock:16777216"])
+    assert "fl_client_ulimits" in c.memlock_problems([(client, c.START)], 8388608)[0]
+    assert "(lock 16777216 bytes of memory)" in c.memlock_problems([(client, c.START)], 8388608)[0]
+    bare = _spec(ulimits=["memlock:-1:-1"])
+    assert "in its ulimits" in c.memlock_problems([(bare, c.RECREATE)], 8388608)[0]
+
+
+@pytest.mark.parametrize("steps, engine_hard", [
+    ([(_memlock_spec("server", ["memlock:-1:-1"]), c.NONE)], 8388608),     # left alone: not looked at
+    ([(_memlock_spec("server", ["memlock:-1:-1"]), c.CREATE)], c.UNLIMITED),
+    ([(_memlock_spec("server", ["memlock:-1:-1"]), c.CREATE)], None),      # dockerd not visible: skipped
+    ([(_memlock_spec("server", ["memlock:4096:8388608"]), c.CREATE)], 8388608),
+    ([(_memlock_spec("server", ["stack:-1:-1"]), c.CREATE)], 8388608),
+])
+def test_memlock_the_engine_can_grant_is_no_problem(steps, engine_hard):
+    assert c.memlock_problems(steps, engine_hard) == []
+
+
+class _Api(object):
+    def __init__(self, found):
+        self.found = found
+        self.changes = []
+
+    def inspect_image(self, image):
+        return {"Id": IMAGE_ID}
+
+    def inspect_container(self, name):
+        if name not in self.found:
+            raise c.NotFound("no such container")
+        return self.found[name]
+
+    def start(self, name):
+        self.changes.append(("start", name))
+
+    def remove_container(self, name, force=False):
+        self.changes.append(("remove", name))
+
+
+class _Client(object):
+    def __init__(self, found):
+        self.api = _Api(found)
+
+
+def test_run_refuses_before_any_change_and_reads_the_engine_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(c, "PROC", _proc(tmp_path, [(42, "dockerd", 7, "8388608")]))
+    client = _Client({"clarafl-fed-org1": _found(running=False, labels={"org.clarafl.component": "client",
+                                                                        "org.clarafl.config": "h1"})})
+    specs = [_memlock_spec("client", ["memlock:-1:-1"]), _memlock_spec("server", ["memlock:-1:-1"])]
+    specs[0]["name"] = "clarafl-fed-org1"
+    with pytest.raises(c.ContainersError) as err:
+        c.run(lambda: client, specs, memlock_limit=c.engine_memlock)
+    assert str(err.value).startswith("Container clarafl-fed-org1 asks for memlock:-1:-1 (lock unlimited of memory) "
+                                     "in fl_client_ulimits")
+    assert "Container clarafl-fed-server asks for memlock:-1:-1" in str(err.value)
+    assert client.api.changes == []
+    # check mode says so too: a real run would fail
+    with pytest.raises(c.ContainersError):
+        c.run(lambda: client, specs, check_mode=True, memlock_limit=c.engine_memlock)
+    # a container left alone is not looked at, and the engine's limit is not read for it
+    running = _Client({"clarafl-fed-server": _found(labels={"org.clarafl.component": "server",
+                                                            "org.clarafl.config": "h1"})})
+    reads = []
+    results, _found_docs = c.run(lambda: running, specs[1:], memlock_limit=lambda: reads.append(1) or 8388608)
+    assert results["clarafl-fed-server"]["action"] == c.NONE and reads == []

@@ -244,3 +244,100 @@ def test_a_start_that_hangs(fed, capsys, monkeypatch, mode):
     else:
         assert not result.get("failed"), result
         assert result["hung_sites"] == ["site-b"] and result["changed"] is True
+
+
+def _training_server(registered, state="training started"):
+    rows = [["CLIENT NAME", "TOKEN", "LAST ACCEPTED ROUND", "CONTRIBUTION COUNT"]]
+    rows += [[name, "tok-" + name, "2", "3"] for name in registered]
+    return {"time": "t", "status": "SUCCESS", "data": [
+        {"type": "string", "data": "FL run number:1\nFL server status: %s" % state},
+        {"type": "string", "data": "run number:1\tstart round:0\tmax round:5\tcurrent round:3"},
+        {"type": "string", "data": "Registered clients: %d " % len(registered)},
+        {"type": "table", "rows": rows}]}
+
+
+def _clients(states):
+    return _string_reply("".join(
+        ("instance:%s : No replies\n" % site) if state == "No replies" else
+        ("instance:%s : client name: %s\ttoken: tok-%s\tstatus: %s\n" % (site, site, site, state))
+        for site, state in states.items()))
+
+
+def test_rejoin_deploys_and_starts_a_site_back_in_the_running_training(fed, capsys):
+    fed.engine.cfg["replies"] = {
+        "check_status server": _training_server(["site-a", "site-b"]),
+        "check_status client": _clients({"site-a": "training started", "site-b": "training not started"}),
+        "deploy demo client site-b": _string_reply("instance:site-b : MMAR deployed."),
+        "start client site-b": _string_reply("instance:site-b : Start the client..."),
+    }
+    fed.engine.write()
+    result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo",
+                                                    sites=["site-a", "site-b"]), capsys)
+    assert "Traceback" not in raw
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["rejoined"] == {"site-b": [
+        "answers the server (training not started)",
+        "deployed demo to it and started it in the running training (round 3)"]}
+    assert [r["command"] for r in result["results"]] == ["deploy demo client site-b", "start client site-b"]
+    assert result["status"]["server_status"] == "training started"
+    assert [c for c in fed.engine.sent() if not c.startswith("check_status")] == [
+        "deploy demo client site-b", "start client site-b"]
+
+
+def test_rejoin_removes_the_old_registration_and_names_a_site_that_never_answers(fed, capsys):
+    fed.engine.cfg["replies"] = {
+        "check_status server": _training_server(["site-a", "site-b"]),
+        "check_status client": _clients({"site-a": "training started", "site-b": "No replies"}),
+    }
+    fed.engine.write()
+    result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo", wait_timeout=0.5),
+                             capsys)
+    assert "Traceback" not in raw
+    assert result["failed"] is True and result["reason"] == "rejoin"
+    assert result["msg"].startswith("Site site-b did not answer the server within 0.5 s after its container was "
+                                    "restarted: see its log")
+    assert result["rejoined"] == {"site-b": ["removed its old registration", "did not answer the server within 0.5 s"]}
+    assert result["changed"] is True
+    assert [c for c in fed.engine.sent() if not c.startswith("check_status")] == ["remove_client site-b"]
+
+
+def test_rejoin_in_check_mode_and_with_nothing_to_do(fed, capsys):
+    fed.engine.cfg["replies"] = {
+        "check_status server": _training_server(["site-a", "site-b"]),
+        "check_status client": _clients({"site-a": "training started", "site-b": "No replies"}),
+    }
+    fed.engine.write()
+    result, _raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"]), capsys, check_mode=True)
+    assert not result.get("failed") and result["changed"] is True
+    assert result["rejoined"] == {"site-b": ["would remove its old registration",
+                                             "would wait until it answers the server"]}
+    assert [c for c in fed.engine.sent() if not c.startswith("check_status")] == []
+    calls = len(fed.engine.calls())
+    result, _raw = run_module(fl_admin_console, dict(fed.args, rejoin=[]), capsys)
+    assert not result.get("failed") and result["changed"] is False and result["rejoined"] == {}
+    assert len(fed.engine.calls()) == calls and fed.client_calls[-1:] != [] and len(fed.client_calls) == 1
+
+
+def test_rejoin_refuses_bad_names_and_other_modes(fed, capsys):
+    result, _raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-a site-b"]), capsys)
+    assert result["failed"] and "one word each" in result["msg"] and "'site-a site-b'" in result["msg"]
+    result, _raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-c"], sites=["site-a", "site-b"]), capsys)
+    assert result["failed"] and result["reason"] == "unknown_site" and "'site-c'" in result["msg"]
+    result, _raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-a"], commands=["start client"]), capsys)
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+    assert fed.client_calls == []
+
+
+def test_wait_for_registered_reads_the_status_through_the_same_session(fed, capsys):
+    result, raw = run_module(fl_admin_console, dict(fed.args, sites=["site-a", "site-b"], wait_for="registered",
+                                                    wait_timeout=5), capsys)
+    assert "Traceback" not in raw and not result.get("failed"), result
+    assert result["waited"]["done"] is True and result["waited"]["missing_sites"] == []
+    assert sorted(result["status"]["clients"]) == ["site-a", "site-b"]
+    assert result["server"] == {"host": "fl-server.test", "port": 18003, "server_cn": "fl-server.test"}
+    assert fed.client_calls == [(None, ac.http_timeout_for(0, 60) + 60 + 60)]
+    result, _raw = run_module(fl_admin_console, dict(fed.args, sites=["site-a", "site-c"], wait_for="registered",
+                                                     wait_timeout=0.5), capsys)
+    assert not result.get("failed") and result["waited"]["timed_out"] is True
+    assert result["waited"]["missing_sites"] == ["site-c"]

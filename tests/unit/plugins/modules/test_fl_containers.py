@@ -156,3 +156,28 @@ def test_parallel_must_be_positive(engine, capsys):
     _client, label = engine
     result = _run(capsys, _specs(label, ["a"]), args={"parallel": 0})
     assert result["failed"] is True and "parallel" in result["msg"]
+
+
+def test_a_memlock_the_engine_cannot_grant_stops_before_any_change(engine, capsys, tmp_path, monkeypatch):
+    # The Docker engine's limits, as a fake /proc with a dockerd allowed to lock 8 MiB (as on the CI machines).
+    from ansible_collections.clarafl.federation.plugins.module_utils import containers
+
+    proc = tmp_path / "proc" / "4242"
+    proc.mkdir(parents=True)
+    (proc / "comm").write_text(u"dockerd\n")
+    (proc / "limits").write_text(u"Limit                     Soft Limit           Hard Limit           Units\n"
+                                 u"Max locked memory         8388608              8388608              bytes\n")
+    monkeypatch.setattr(containers, "PROC", str(tmp_path / "proc"))
+    client, label = engine
+    specs = _specs(label, ["a"]) + _specs(label, ["server"], ulimits=["memlock:-1:-1"])
+    specs[1]["labels"]["org.clarafl.component"] = "server"
+    result = _run(capsys, specs)
+    assert result["failed"] is True and result["containers"] == {}
+    assert result["msg"].startswith("Container %s asks for memlock:-1:-1 (lock unlimited of memory) in "
+                                    "fl_server_ulimits, but the Docker engine on this machine may lock at most "
+                                    "8388608 bytes" % specs[1]["name"]), result["msg"]
+    assert "LimitMEMLOCK=infinity" in result["msg"]
+    assert client.containers.list(all=True, filters={"label": "org.clarafl.test=%s" % label}) == []
+    # without memlock the same machine runs the container (the engine's limit is not read for it)
+    result = _run(capsys, specs[:1])
+    assert result["changed"] is True and not result.get("failed"), result
