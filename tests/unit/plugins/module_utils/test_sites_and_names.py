@@ -94,8 +94,8 @@ def test_machine_sites_fill_in_what_a_site_does_not_set():
     assert one == [{"name": "a", "org": "o", "kit_dir": "/opt/clarafl/p/a", "dataset_dir": "/data/a", "gpus": "all",
                     "demo_data": False, "container": "clarafl-p-a"}]
     # several sites: the host's one dataset folder is not shared out; the root gives each its own
-    entries = [{"name": "a", "org": "o"}, {"name": "b", "org": "o", "dataset_dir": "/mine", "gpus": [0, 1],
-                                          "demo_data": "true"}]
+    entries = [{"name": "a", "org": "o"},
+               {"name": "b", "org": "o", "dataset_dir": "/mine", "gpus": [0, 1], "demo_data": "true"}]
     two = fed.machine_sites(entries, dict(DEFAULTS, dataset_dir="/data/one", dataset_root="/data/", gpus="0,2"))
     assert [s["dataset_dir"] for s in two] == ["/data/a", "/mine"]
     assert [s["gpus"] for s in two] == [["0", "2"], ["0", "1"]]
@@ -193,8 +193,8 @@ def test_site_file_problems_name_the_site_and_what_to_do():
 
 
 def test_dataset_checks_skip_folders_the_collection_writes():
-    sites = fed.machine_sites([{"name": "a", "org": "o", "dataset_dir": "/d/a"}, {"name": "b", "org": "o",
-                                                                                 "dataset_dir": "/d/b",
-                                                                                 "demo_data": True},
-                               {"name": "c", "org": "o"}], DEFAULTS)
+    entries = [{"name": "a", "org": "o", "dataset_dir": "/d/a"},
+               {"name": "b", "org": "o", "dataset_dir": "/d/b", "demo_data": True},
+               {"name": "c", "org": "o"}]
+    sites = fed.machine_sites(entries, DEFAULTS)
     assert fed.dataset_checks(sites) == [{"path": "/d/a", "what": "The dataset folder of site a", "kind": "dir"}]
