@@ -39,9 +39,16 @@ ROLE_TASK_FILES = sorted(glob.glob(os.path.join(REPO, "roles", "*", "tasks", "*.
 JINJA_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
+class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """PyYAML's safe loader that reads Ansible's !unsafe strings as plain strings."""
+
+
+_Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
 def _load(path):
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_Loader)  # nosec: a safe loader with one more string tag
 
 
 def _read(path):
@@ -431,3 +438,26 @@ def test_info_entry_points_validated_at_run_time():
           " (written with .yml): %d of %d" % (len(with_extension), len(TASKS_FROM_CALLS)))
     for call in with_extension:
         print("  " + call)
+
+
+# --- 8. no unused variables ------------------------------------------------------------------------------------
+
+def _role_variables(role):
+    names = set(_defaults(role))
+    for path in glob.glob(os.path.join(_role_dir(role), "vars", "*.yml")):
+        names.update(_load(path) or {})
+    return names
+
+
+def test_every_role_variable_is_read():
+    texts = [_read(path) for pattern in ("roles/*/tasks/*.yml", "roles/*/handlers/*.yml", "roles/*/vars/*.yml",
+                                         "roles/*/defaults/*.yml", "roles/*/templates/*", "playbooks/*.yml",
+                                         "molecule/*/*.yml")
+             for path in glob.glob(os.path.join(REPO, pattern)) if os.path.isfile(path)]
+    unused = []
+    for role in ROLES:
+        for name in sorted(_role_variables(role)):
+            pattern = re.compile(r"(?<![\w.])%s\b(?!\s*:)" % re.escape(name))
+            if not any(pattern.search(text) for text in texts):
+                unused.append("%s: %s" % (role, name))
+    assert unused == [], "variables set but never read: %s" % ", ".join(unused)
