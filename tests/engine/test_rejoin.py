@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fl_admin_console's rejoin (the one place that brings a site back) against a real federation of its own:
+a site restarted during a training is deregistered, waited for, deployed to and started, and the training
+finishes with both sites; a site that never comes back fails with a sentence naming it."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import sys
+import time
+
+import pytest
+
+import federation as fedlib
+from conftest import _unavailable
+from module_runner import run_module
+from ansible_collections.clarafl.federation.plugins.module_utils import admin_console as ac
+from ansible_collections.clarafl.federation.plugins.modules import fl_admin_console
+
+
+class RejoinFederation(fedlib.Federation):
+    """A federation with names and ports of its own, so that it never meets the session's."""
+
+    def name(self, part):
+        return "clarafl-engine-rejoin-" + part
+
+
+def status(fed):
+    container = fed.client.containers.get(fed.admin_container)
+    args = ac.build_driver_args([], fed.admin, "localhost", fed.admin_port, kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER,
+                                server_cn=fedlib.SERVER_CN, timeout=15, status=True)
+    result = ac.run_console(container, args)
+    assert result.get("ok"), result
+    return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    try:
+        fed = RejoinFederation(str(tmp_path_factory.mktemp("rejoin")), fl_port=28402, admin_port=28403)
+        fed.check_preconditions()
+    except fedlib.FederationError as exc:
+        _unavailable(str(exc))
+    except Exception as exc:  # pylint: disable=broad-except  # docker.from_env without a daemon
+        _unavailable("%s: %s" % (type(exc).__name__, exc))
+    try:
+        fed.provision()
+        fed.write_app()
+        fed.start()
+        fed.wait_clients_reachable(lambda: status(fed))
+        yield fed
+    finally:
+        sys.stderr.write("\n".join(fed.logs(part, tail=80) for part in ("server",) + tuple(fed.sites)))
+        fed.remove_containers()
+
+
+def run(fed, capsys, **args):
+    params = {"container": fed.admin_container, "username": fed.admin}
+    params.update(args)
+    result, raw = run_module(fl_admin_console, params, capsys)
+    assert "Traceback" not in raw, raw
+    return result
+
+
+def restart_site(fed, site):
+    """As fl_client restarts a site's container: stopped, the engine's stale markers cleared, started."""
+    container = fed.client.containers.get(fed.name(site))
+    container.stop(timeout=5)
+    for marker in ("daemon_pid.fl", "pid.fl", "shutdown.fl", "restart.fl"):
+        path = os.path.join(fed.kits, site, marker)
+        if os.path.exists(path):
+            os.remove(path)
+    container.start()
+
+
+def test_a_site_restarted_during_a_training_is_brought_back_into_it(fed, capsys):
+    started = run(fed, capsys, sites=list(fed.sites), timeout=60, commands=[
+        "set_run_number 1", "upload_folder %s" % fedlib.APP, "deploy %s server" % fedlib.APP,
+        "deploy %s client" % fedlib.APP, "start server"])
+    assert not started.get("failed"), started.get("msg")
+    deadline = time.time() + 60
+    while status(fed).get("server_status") != "training started":
+        assert time.time() < deadline, "the server did not start training"
+        time.sleep(1)
+    # Only site-a trains; every round waits for two sites, so the run can end only with site-b back in it.
+    assert not run(fed, capsys, commands=["start client site-a"]).get("failed")
+    restart_site(fed, "site-b")
+    result = run(fed, capsys, sites=list(fed.sites), rejoin=["site-b"], mmar=fedlib.APP, wait_timeout=150)
+    assert not result.get("failed"), result.get("msg")
+    steps = result["rejoined"]["site-b"]
+    assert steps[0] == "removed its old registration", steps
+    assert steps[-1].startswith("deployed %s to it and started it in the running training" % fedlib.APP), steps
+    assert result["changed"] is True
+    waited = run(fed, capsys, sites=list(fed.sites), wait_for="stopped", wait_timeout=120, seen_training=True)
+    assert waited["waited"]["done"], waited
+    with open(os.path.join(fed.kits, "server", "log.txt")) as handle:
+        log = handle.read()
+    assert "aggregating 2 updates at round 1" in log, log[-3000:]
+
+
+def test_a_site_that_never_answers_is_named(fed, capsys):
+    fed.client.containers.get(fed.name("site-b")).stop(timeout=5)
+    result = run(fed, capsys, rejoin=["site-b"], mmar=fedlib.APP, wait_timeout=20)
+    assert result["failed"] and result["reason"] == "rejoin"
+    assert result["msg"].startswith("Site site-b did not answer the server within 20 s"), result["msg"]
