@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 
 from conftest import REPO, docker, run_playbook, write_local_inventory
 
@@ -67,6 +68,28 @@ def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, p
     assert "provisioning_workspace" in out and "absolute path" in out
     # a typo is a warning naming the closest known variable
     assert "fl_clinet_name" in out and "did you mean fl_client_name" in out
+    nothing_made(tmp_path, project)
+
+
+def test_the_old_one_host_per_site_inventory_is_refused_with_the_new_form(tmp_path, project):
+    # As inventories/local was before an inventory host became a machine: five local hosts, one per site.
+    inventory = write_inventory(tmp_path, project)
+    with open(inventory) as handle:
+        doc = yaml.safe_load(handle)
+    doc["all"]["children"] = {
+        "fl_server": {"hosts": {"fl-server": None}},
+        "fl_clients": {"hosts": {"org1-a": {"fl_client_name": "org1-a", "fl_org": "org1"},
+                                 "org2": {"fl_client_name": "org2", "fl_org": "org2"}}},
+        "fl_admin": {"hosts": {"fl-admin": None}},
+    }
+    with open(inventory, "w") as handle:
+        yaml.safe_dump(doc, handle)
+    out = first_play_failure(run_playbook(SITE, inventory=inventory))
+    message = out.split("are one machine (the local connection), but an inventory host is a machine")
+    assert len(message) > 1, out[-3000:]
+    assert sorted(name.strip() for name in message[0].rsplit("1. ", 1)[-1].split(", ")) == [
+        "fl-admin", "fl-server", "org1-a", "org2"]
+    assert ": {fl_sites: [{name: org1-a, org: org1}, {name: org2, org: org2}]}" in message[1]
     nothing_made(tmp_path, project)
 
 
