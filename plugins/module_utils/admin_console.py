@@ -569,7 +569,7 @@ def lagging_sites(status, sites):
 
 
 def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False, interval=2.0,
-         watch_max=60.0, clock=None, sleep=None):
+         watch_max=60.0, clock=None, sleep=None, retry_errors=False):
     """The one wait of the admin side: read the federation's status until WAIT_FOR holds.
 
     read(watch) returns (status, history, contributions) from one console session: the status at its end
@@ -579,6 +579,8 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
       * ``stopped``: the training stopped after it was seen training (SEEN_TRAINING carries that over
         from an earlier wait); with STALL_TIMEOUT, the wait also ends when the round has not moved for
         that long while the server trains, naming the sites that lag behind (see lagging_sites).
+    With RETRY_ERRORS, a read that raises AdminConsoleError (the server may still be starting) is read again
+    until TIMEOUT; the error is raised only when no status could be read at all. Without it, it is raised at once.
     Returns {done, stalled, timed_out, lagging_sites, missing_sites, seen_training, status, history,
     contributions, waited}; it never raises for a condition that does not hold in time.
     """
@@ -593,10 +595,21 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
     last_round = None
     out = dict(done=False, stalled=False, timed_out=False, lagging_sites=[], missing_sites=list(sites),
                seen_training=bool(seen_training), status={}, history=[], contributions={}, waited=0.0)
+    have_status = False
     while True:
         remaining = deadline - clock()
         watch = min(watch_max, max(1.0, remaining)) if wait_for == "stopped" else 0
-        status, history, contributions = read(watch)
+        try:
+            status, history, contributions = read(watch)
+        except AdminConsoleError:
+            if not retry_errors or (clock() >= deadline and not have_status):
+                raise
+            if clock() >= deadline:
+                out["timed_out"] = True
+                return out
+            sleep(min(interval, max(0.0, deadline - clock())))
+            continue
+        have_status = True
         out["status"] = status
         out["history"].extend(history)
         for site, count in contributions.items():
@@ -611,7 +624,7 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         last_round = status.get("current_round")
         out["waited"] = round(clock() - start, 1)
         if wait_for == "registered":
-            out["missing_sites"] = [s for s in sites if s not in (status.get("clients") or {})]
+            out["missing_sites"] = [s for s in sites if not _answers(status, s)]
             out["done"] = not out["missing_sites"]
         else:
             out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
@@ -677,27 +690,19 @@ def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval
     def fail(message, kind="rejoin"):
         raise AdminConsoleError(message, kind=kind, rejoined=done, status=out["status"])
 
-    def read_until(condition):
-        """The first status that CONDITION accepts, or the last one read when TIMEOUT passes (None if none)."""
-        last, error = None, None
-        while True:
-            try:
-                last = read()
-                error = None
-            except AdminConsoleError as exc:
-                error = exc
-            if last is not None and (check_mode or condition(last)):
-                return last
-            if clock() >= deadline:
-                if last is None:
-                    fail("Could not read the federation's status to bring back %s within %g s: %s"
-                         % (", ".join(sites), float(timeout), error), kind=getattr(error, "kind", "rejoin"))
-                return last
-            sleep(min(interval, max(0.0, deadline - clock())))
+    def read_until(answering):
+        """The status once every site of ANSWERING answers (the one wait, errors read again until the deadline)."""
+        result = wait(lambda _watch: (read(), [], {}), "registered", max(0.0, deadline - clock()), sites=answering,
+                      interval=interval, clock=clock, sleep=sleep, retry_errors=True)
+        return result["status"]
 
     if not sites:
         return out
-    status = read_until(lambda s: True)
+    try:
+        status = read_until(())
+    except AdminConsoleError as exc:
+        fail("Could not read the federation's status to bring back %s within %g s: %s"
+             % (", ".join(sites), float(timeout), exc), kind=exc.kind)
     out["status"] = status
     for site in sites:
         if _registered(status, site) and not _answers(status, site):
@@ -719,7 +724,7 @@ def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval
     if check_mode:
         waiting = [s for s in sites if not _answers(status, s)]
     else:
-        status = read_until(lambda s: all(_answers(s, site) for site in sites))
+        status = read_until(sites) or status
         out["status"] = status
         waiting = [s for s in sites if not _answers(status, s)]
     for site in sites:

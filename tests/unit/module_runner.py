@@ -79,3 +79,16 @@ def run_cli(module_name, args, tmp_path, extra=()):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
                           timeout=300, check=False)
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+
+class FakeClock(object):
+    """A clock for the waits' clock= and sleep=: sleeping moves it on, no time passes."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds

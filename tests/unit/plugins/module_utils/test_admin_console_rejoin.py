@@ -6,19 +6,9 @@
 from __future__ import absolute_import, division, print_function
 
 import pytest
+from module_runner import FakeClock as Clock
 
 from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import AdminConsoleError, rejoin
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def time(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class Federation(object):

@@ -6,21 +6,11 @@
 from __future__ import absolute_import, division, print_function
 
 import pytest
+from module_runner import FakeClock as Clock
 
-from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import lagging_sites, wait
+from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import AdminConsoleError, lagging_sites, wait
 
 SITES = ["a", "b", "c"]
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def time(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def status(state, rnd=None, counts=None, training=None):
@@ -53,11 +43,16 @@ def test_lagging_sites_are_those_behind_the_others():
     assert lagging_sites({}, SITES) == SITES
 
 
+IDLE = {"status": "training not started"}
+
+
 def test_registered_waits_until_every_site_answers():
     clock = Clock()
-    some = ({"clients": {"a": {}, "b": {}}}, [], {})
-    every = ({"clients": {"a": {}, "b": {}, "c": {}}}, [], {})
-    read = reader(clock, [some, some, every], step=1)
+    some = ({"clients": {"a": IDLE, "b": IDLE}}, [], {})
+    # registered, but not answering yet: not enough
+    silent = ({"clients": {"a": IDLE, "b": IDLE, "c": {"status": "No replies"}}}, [], {})
+    every = ({"clients": {"a": IDLE, "b": IDLE, "c": IDLE}}, [], {})
+    read = reader(clock, [some, silent, every], step=1)
     out = wait(read, "registered", 60, sites=SITES, clock=clock.time, sleep=clock.sleep)
     assert out["done"] and not out["timed_out"] and out["missing_sites"] == []
     assert read.calls == [0, 0, 0]
@@ -65,9 +60,37 @@ def test_registered_waits_until_every_site_answers():
 
 def test_registered_times_out_naming_the_missing_sites():
     clock = Clock()
-    read = reader(clock, [({"clients": {"a": {}}}, [], {})], step=1)
+    read = reader(clock, [({"clients": {"a": IDLE, "b": {"status": "No replies"}}}, [], {})], step=1)
     out = wait(read, "registered", 10, sites=SITES, clock=clock.time, sleep=clock.sleep)
     assert out["timed_out"] and not out["done"] and out["missing_sites"] == ["b", "c"]
+
+
+def test_a_read_that_fails_is_read_again_only_when_asked():
+    clock = Clock()
+    every = ({"clients": {"a": IDLE, "b": IDLE, "c": IDLE}}, [], {})
+    results = [AdminConsoleError("server not up", kind="connect"), every]
+
+    def read(_watch):
+        clock.now += 1
+        item = results.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+    out = wait(read, "registered", 30, sites=SITES, clock=clock.time, sleep=clock.sleep, retry_errors=True)
+    assert out["done"]
+    results[:] = [AdminConsoleError("server not up", kind="connect"), every]
+    with pytest.raises(AdminConsoleError, match="server not up"):
+        wait(read, "registered", 30, sites=SITES, clock=clock.time, sleep=clock.sleep)
+
+
+def test_errors_until_the_deadline_raise_the_last_one():
+    clock = Clock()
+
+    def read(_watch):
+        clock.now += 5
+        raise AdminConsoleError("server not up", kind="connect")
+    with pytest.raises(AdminConsoleError, match="server not up"):
+        wait(read, "registered", 20, sites=SITES, clock=clock.time, sleep=clock.sleep, retry_errors=True)
 
 
 def test_stopped_follows_to_the_end_keeping_the_highest_counts():
