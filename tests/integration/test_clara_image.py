@@ -1,10 +1,14 @@
-"""clara_image against this machine's real Docker engine: archive loads, and the clear failures
-for a missing archive, a bad base image, an unreachable registry and a refused NGC key."""
+"""clara_image against this machine's real Docker engine: archive loads, builds with extra packages under a tag
+of their own, and the clear failures for a missing archive, a bad base image, an unreachable registry, a refused
+NGC key and an explicit tag that another build's image holds."""
 import os
+import re
 import socket
+import sys
 import threading
 
 import pytest
+import yaml
 
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -85,7 +89,7 @@ def test_build_on_a_missing_base_names_the_base(tmp_path):
         "clara_image_source": "build", "clara_image_build_base": base,
         "clara_image_build_repository": "clarafl-test/never-built", "clara_image_build_dir": str(tmp_path)})
     assert_clean_failure(run, "the base image %s is not on this host and could not be pulled" % base)
-    assert docker("image", "inspect", "clarafl-test/never-built:4.0", check=False).returncode != 0
+    assert docker("images", "-q", "clarafl-test/never-built").stdout.strip() == ""
 
 
 def test_unreachable_registry_fails_in_one_sentence_and_hides_the_key():
@@ -147,3 +151,118 @@ def test_image_without_the_engine_is_named_with_what_it_lacks(archive, tmp_path)
     assert_clean_failure(run, "The image %s does not work as a Clara v4.0 runtime" % tag)
     assert "python package nvflare does not import" in run.output
     assert "command zip is not on the PATH" in run.output
+
+
+# --- build: extra packages under a tag of their own --------------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The engine image the other tests use, as the base: the build then only adds zip's layer (there already) and the
+# extra package, instead of nvflare and its pins on python:3.8-slim. Only read, never retagged or removed.
+ENGINE = "clarafl-test/clara-train-cpu:4.0"
+EXTRA_REPO = "clarafl-test/extra-pkgs"
+EXTRA_PACKAGES = ["scikit-learn<1.4", "tabulate"]
+INDEX_SECRET = "tok-NEVER-PRINT-ME-0123456789"
+
+
+def image_id(ref):
+    proc = docker("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def repo_tags(repository):
+    return sorted(docker("images", "--format", "{{.Tag}}", repository).stdout.split())
+
+
+def expected_identity(settings):
+    """The tag and hash the role derives, computed here by the same function from the role's defaults."""
+    sys.path.insert(0, os.path.join(REPO, ".collections"))
+    from ansible_collections.clarafl.federation.plugins.module_utils import image_build
+    with open(os.path.join(REPO, "roles", "clara_image", "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle)
+    return image_build.identity(dict(defaults, **settings), defaults, "4.0", 2)
+
+
+@pytest.fixture
+def extra_repo():
+    """EXTRA_REPO:4.0 stands for the image another project on this machine runs (the plain tag); every tag of
+    EXTRA_REPO is removed afterwards (the engine image it points to stays)."""
+    if image_id(ENGINE) is None:
+        pytest.skip("%s is not on this host (the federation tests build it)" % ENGINE)
+    docker("tag", ENGINE, EXTRA_REPO + ":4.0")
+    yield EXTRA_REPO
+    for tag in repo_tags(EXTRA_REPO):
+        docker("rmi", "%s:%s" % (EXTRA_REPO, tag), check=False)
+
+
+def build_vars(tmp_path, **more):
+    extra = {"clara_image_source": "build", "clara_image_build_base": ENGINE,
+             "clara_image_build_repository": EXTRA_REPO, "clara_image_build_extra_pip_packages": EXTRA_PACKAGES,
+             "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+             "clara_image_build_dir": str(tmp_path / "build"), "clara_image_archive_dest": str(tmp_path / "dest")}
+    extra.update(more)
+    return extra
+
+
+def test_extra_packages_get_a_tag_of_their_own_and_other_projects_image_stays(extra_repo, tmp_path):
+    other_before, engine_before = image_id(extra_repo + ":4.0"), image_id(ENGINE)
+    extra = build_vars(tmp_path)
+    expected = expected_identity({k: v for k, v in extra.items() if k.startswith("clara_image_build_")})
+
+    first = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert first.rc == 0, first.output
+    assert first.changed() > 0
+    tags = [t for t in repo_tags(extra_repo) if t != "4.0"]
+    assert tags == [expected["tag"]], (tags, first.output)
+    assert re.match(r"^4\.0-x[0-9a-f]{8}$", expected["tag"])
+    built = "%s:%s" % (extra_repo, expected["tag"])
+    # Another project's image (the plain tag) and the base are untouched; the new one has the package.
+    assert image_id(extra_repo + ":4.0") == other_before
+    assert image_id(ENGINE) == engine_before
+    assert image_id(built) not in (None, other_before)
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", built).stdout
+    assert expected["hash"] in labels and "tabulate" in labels
+    assert docker("run", "--rm", "--network", "none", built, "python3", "-c", "import tabulate, nvflare").returncode == 0
+
+    again = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert again.rc == 0, again.output
+    assert again.changed() == 0, again.output
+    check = run_playbook(PLAYBOOK, extra_vars=extra, args=["--check"])
+    assert check.rc == 0, check.output
+    assert check.changed() == 0, check.output
+
+    # The derived tag set by hand, same inputs: left alone.
+    same = run_playbook(PLAYBOOK, extra_vars=dict(extra, clara_image_build_tag=expected["tag"]))
+    assert same.rc == 0, same.output
+    assert same.changed() == 0, same.output
+
+    # The plain tag set by hand: another build's image, refused (in check mode too) and left as it was.
+    for args in ([], ["--check"]):
+        refused = run_playbook(PLAYBOOK, extra_vars=dict(extra, clara_image_build_tag="4.0"), args=args)
+        assert_clean_failure(refused, "The image %s:4.0 exists but was built from other inputs (" % extra_repo)
+        assert "extra packages (clara_image_build_extra_pip_packages): scikit-learn<1.4 there," \
+            " scikit-learn<1.4, tabulate here" in refused.output
+        assert "set clara_image_build_replace: true" in refused.output
+        assert "leave it empty for a tag derived from the inputs (%s)" % expected["tag"] in refused.output
+    assert image_id(extra_repo + ":4.0") == other_before
+    assert repo_tags(extra_repo) == sorted(["4.0", expected["tag"]])
+
+
+def test_extra_index_url_stays_out_of_logs_and_of_the_image(extra_repo, tmp_path):
+    """An extra index with a token in its URL (unreachable: pip warns and takes tabulate from PyPI): the token is
+    in neither the -vvv output nor the final image's history, config and labels."""
+    index = "http://ci-user:%s@127.0.0.1:%d/simple/?key=%s" % (INDEX_SECRET, closed_port(), INDEX_SECRET)
+    extra = build_vars(tmp_path, clara_image_build_pip_extra_index_url=index, clara_image_verify=False)
+    expected = expected_identity({k: v for k, v in extra.items() if k.startswith("clara_image_build_")})
+    run = run_playbook(PLAYBOOK, extra_vars=extra, args=["-vvv"])
+    assert run.rc == 0, run.output[-3000:]
+    assert INDEX_SECRET not in run.output
+    built = "%s:%s" % (extra_repo, expected["tag"])
+    assert image_id(built) is not None
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", built).stdout
+    config = docker("image", "inspect", built).stdout
+    assert "pip install --find-links /tmp/clarafl-wheels" in history
+    assert INDEX_SECRET not in history and INDEX_SECRET not in config
+    assert '\\"extra_index_url\\": \\"http://127.0.0.1:' in config  # the summary label: the public part alone
+    # The first build stage (whose history holds the URL) was removed after the build.
+    label = "label=org.clarafl.wheels-for=%s" % expected["hash"]
+    assert docker("images", "-a", "-q", "--filter", label).stdout.strip() == ""
