@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clarafl.federation.plugins.module_utils import federation
+from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import federated_configs, run_summary
 from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
 
 
@@ -128,7 +129,8 @@ def fl_training_summary(summary):
         for entry in metrics:
             lines.append('%5s  ' % entry.get('round') + '  '.join('%-8s' % _fmt(entry.get(k, '')) for k in keys))
     else:
-        lines.append('The MMAR reported no validation metric.')
+        lines.append('The MMAR wrote no validation metric%s: rounds and contributions are the engine\'s.'
+                     % (' (no %s)' % summary['metrics_path'] if summary.get('metrics_path') else ''))
     return lines
 
 
@@ -225,6 +227,24 @@ def fl_round_lines(history, contributions=None):
     return lines
 
 
+def fl_mmar_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=None, demo=False):
+    """The federated configs to upload with an MMAR and what was written into them (module_utils/mmar_config.py)."""
+    return federated_configs(server_text, client_text, settings, persistor, trainer, sites or [], bool(demo))
+
+
+def fl_run_summary(metrics_text, fields):
+    """A run's summary: rounds from the engine, metrics only when the app wrote them (module_utils/mmar_config.py)."""
+    if not isinstance(fields, dict):
+        raise AnsibleFilterError('fl_run_summary expects a dictionary of fields, got %s' % type(fields).__name__)
+    return run_summary(metrics_text, **fields)
+
+
+def fl_log_files(server_hosts, client_hosts, hostvars, project):
+    """{server: 'host:path', site: 'host:path'}: where the engine's log.txt of each component is."""
+    return federation.log_files(_hosts(server_hosts, 'fl_log_files'), _hosts(client_hosts, 'fl_log_files'),
+                                hostvars, project)
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
@@ -234,4 +254,6 @@ class FilterModule(object):
                 'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
                 'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
-                'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan}
+                'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,
+                'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
+                'fl_run_summary': fl_run_summary}

@@ -138,7 +138,8 @@ ERROR_RULES = {
     ],
     # shell-like verbs: only the engine's own complaints and the tool's stderr first words
     "shell": [
-        r"^\s*error\b", r"invalid client", r"no reply from client", r"\bno replies\b",
+        # "Error: invalid client: ..." (a log line such as "Error processing config ..." is file content)
+        r"^\s*error:", r"invalid client", r"no reply from client", r"\bno replies\b",
         r"in path name is not allowed", r"absolute path is not allowed", r"this command is not allowed",
         r"cannot be applied to file", r"does not accept extra args", r"^syntax error", r"program error",
         r"not authorized", r"authorization error",
@@ -569,7 +570,7 @@ def lagging_sites(status, sites):
 
 
 def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False, interval=2.0,
-         watch_max=60.0, clock=None, sleep=None, retry_errors=False):
+         watch_max=60.0, clock=None, sleep=None, retry_errors=False, diagnose=None, diagnose_after=20.0):
     """The one wait of the admin side: read the federation's status until WAIT_FOR holds.
 
     read(watch) returns (status, history, contributions) from one console session: the status at its end
@@ -581,8 +582,11 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         that long while the server trains, naming the sites that lag behind (see lagging_sites).
     With RETRY_ERRORS, a read that raises AdminConsoleError (the server may still be starting) is read again
     until TIMEOUT; the error is raised only when no status could be read at all. Without it, it is raised at once.
-    Returns {done, stalled, timed_out, lagging_sites, missing_sites, seen_training, status, history,
-    contributions, waited}; it never raises for a condition that does not hold in time.
+    With DIAGNOSE (``stopped`` only), a training whose round has not moved for DIAGNOSE_AFTER seconds has its
+    engine logs read: diagnose(status) returns {target: [lines]} (engine_log.failure_lines), and any lines end
+    the wait at once as ``failed`` with those ``failures`` (an app that cannot start is not a site that hangs).
+    Returns {done, stalled, failed, failures, timed_out, lagging_sites, missing_sites, seen_training, status,
+    history, contributions, waited}; it never raises for a condition that does not hold in time.
     """
     import time  # pylint: disable=import-outside-toplevel
     clock = clock or time.time
@@ -593,12 +597,17 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
     deadline = start + float(timeout)
     moved = start
     last_round = None
-    out = dict(done=False, stalled=False, timed_out=False, lagging_sites=[], missing_sites=list(sites),
-               seen_training=bool(seen_training), status={}, history=[], contributions={}, waited=0.0)
+    out = dict(done=False, stalled=False, failed=False, failures={}, timed_out=False, lagging_sites=[],
+               missing_sites=list(sites), seen_training=bool(seen_training), status={}, history=[], contributions={},
+               waited=0.0)
+    diagnosed = start
     have_status = False
+    have_read = False
     while True:
         remaining = deadline - clock()
-        watch = min(watch_max, max(1.0, remaining)) if wait_for == "stopped" else 0
+        # With a diagnosis, a watch ends in time for it (a watch ends early only when something moves).
+        longest = min(watch_max, float(diagnose_after) / 2) if diagnose is not None else watch_max
+        watch = min(longest, max(1.0, remaining)) if wait_for == "stopped" else 0
         try:
             status, history, contributions = read(watch)
         except AdminConsoleError:
@@ -619,8 +628,10 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         if "training started" in states:
             out["seen_training"] = True
         rounds = set(h.get("current_round") for h in history)
-        if len(rounds) > 1 or status.get("current_round") != last_round:
+        # The first reading is the baseline (the wait's start), not a move.
+        if have_read and (len(rounds) > 1 or status.get("current_round") != last_round):
             moved = clock()
+        have_read = True
         last_round = status.get("current_round")
         out["waited"] = round(clock() - start, 1)
         if wait_for == "registered":
@@ -628,6 +639,14 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
             out["done"] = not out["missing_sites"]
         else:
             out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
+            now = clock()
+            if (not out["done"] and diagnose is not None and now - moved > float(diagnose_after)
+                    and now - diagnosed > float(diagnose_after)):
+                diagnosed = now
+                failures = dict((target, lines) for target, lines in (diagnose(status) or {}).items() if lines)
+                if failures:
+                    out.update(failed=True, failures=failures)
+                    return out
             if (not out["done"] and stall_timeout and status.get("server_status") == "training started"
                     and clock() - moved > float(stall_timeout)):
                 out["stalled"] = True

@@ -84,6 +84,17 @@ def federation_sites(hosts, hostvars):
     return sites
 
 
+def log_files(server_hosts, client_hosts, hostvars, project):
+    """{server: 'host:path', site: 'host:path'}: where the engine writes each component's log.txt (its kit folder)."""
+    out = {}
+    for host in list(server_hosts)[:1]:
+        out["server"] = "%s:%s/server/log.txt" % (host, kit_root(project, (hostvars[host] or {}).get("fl_kit_root")))
+    for site in federation_sites(client_hosts, hostvars):
+        root = kit_root(project, (hostvars[site["host"]] or {}).get("fl_kit_root"))
+        out[site["name"]] = "%s:%s/%s/log.txt" % (site["host"], root, site["name"])
+    return out
+
+
 def gpu_hosts(hosts, hostvars):
     """Of the client machines HOSTS, those with a site that asks for GPUs (its gpus, else the host's fl_client_gpus)."""
     found = []

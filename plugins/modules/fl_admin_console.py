@@ -161,6 +161,23 @@ options:
     description: With O(wait_for=stopped), the training was already seen training (by an earlier wait of the same run).
     type: bool
     default: false
+  log_files:
+    description:
+      - Where the engine's logs are, for the messages only - C(server) and each site name mapped to the place of its
+        C(log.txt) (for example V(fl-server:/opt/clarafl/demo/server/log.txt)). The module reads the logs through the
+        console (C(tail server -n 200 log.txt)), never from these paths.
+    type: dict
+    default: {}
+  diagnose_after:
+    description:
+      - With O(wait_for=stopped), seconds without a new round after which the engine's logs (server and registered
+        sites) are read; a training attempt that failed there (a traceback, or the engine's C(execution exception))
+        stops the training (C(abort client), C(abort server)) and fails the module quoting those lines and naming
+        the log. An app that cannot start is not a site that hangs. V(0) never reads them.
+      - When a C(deploy), C(start) or C(upload_folder) command fails, the logs are read too and quoted in the
+        message (not with V(0)).
+    type: float
+    default: 20
   hung_start:
     description:
       - What to do when sites answer C(start client) with C(No replies) and, after the module waited and sent them
@@ -431,6 +448,16 @@ missing_sites:
   type: list
   elements: str
   sample: []
+failures:
+  description:
+    - The lines of the engine's logs that explain a failed training attempt, per log (C(server) or a site), as
+      quoted in the message.
+  returned: when the training failed (see O(diagnose_after)), or a deploy or start failed and the logs explain it
+  type: dict
+  sample:
+    org2:
+      - "FL client execution exception: Config error in /tmp/fl/org2/config_train.json: ... No module named 'torchio'"
+      - "ModuleNotFoundError: No module named 'torchio'"
 hung_sites:
   description: The sites that did not start although every other site did (see O(hung_start)).
   returned: when O(hung_start=report)
@@ -493,6 +520,15 @@ waited:
     seen_training:
       description: The training was seen training (during this wait or, with O(seen_training), before).
       type: bool
+    rounds_done:
+      description:
+        - With O(wait_for=stopped) and the training ended, the rounds the server aggregated in its latest training,
+          from the server's own log (one C(Aggregation time for the round N) line per round); null when the log does
+          not show it.
+      type: int
+    num_rounds:
+      description: The highest C(max round) the server showed during the wait (its num_rounds); null when never seen.
+      type: int
     seconds:
       description: How long the wait took.
       type: float
@@ -514,6 +550,13 @@ rejoined:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.clarafl.federation.plugins.module_utils.engine_log import (
+    failure_lines,
+    quote_failures,
+    rounds_aggregated,
+    rounds_commands,
+    tail_command,
+)
 from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import (
     DEFAULT_KIT_DIR,
     HAS_DOCKER,
@@ -522,6 +565,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils.admin_console i
     build_driver_args,
     build_results,
     classify_reply,
+    command_sites,
+    command_verb,
     docker_client,
     failure_message,
     get_running_container,
@@ -538,6 +583,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils.admin_console i
 
 # The deploy and the start that bring a site into a running training wait at least this long each.
 REJOIN_COMMAND_TIMEOUT = 120
+# Commands whose failure the engine explains only in its logs.
+EXPLAINED_VERBS = ("deploy", "start", "upload_folder")
 
 
 def console_session(p, ret, n_commands=0, extra_seconds=0.0):
@@ -574,14 +621,92 @@ def status_reader(p, session):
     return read
 
 
+def reader(p, session):
+    """read(commands): {command: reply text} of the read-only commands that got a reply, in one console session
+    (a command the engine refuses ends the session; the ones before it count)."""
+    container, host, port, server_cn = session
+
+    def read(commands):
+        driver_args = build_driver_args(
+            commands, p["username"].strip(), host, port, kit_dir=p["kit_dir"], server_cn=server_cn,
+            upload_dir=p["upload_dir"], timeout=p["timeout"])
+        results = build_results(run_console(container, driver_args), commands)
+        # A reply judged an error still holds what was read (a log's lines are file content).
+        return dict((r["command"], r.get("text") or "") for r in results if r.get("ok") or r.get("reply"))
+    return read
+
+
+def explained_targets(command, results, registered):
+    """The logs that explain a failed deploy, start or upload: the server's when the command was for the server or
+    the server had not started its training; else the server's and those of the registered sites it was for (a
+    site that was not sent a start has no new attempt in its log, only older ones)."""
+    error = (results[-1].get("error") or "") if results else ""
+    sites, every = command_sites(command)
+    if not (sites or every) or "training has not started" in error.lower():
+        return ["server"]
+    return ["server"] + [s for s in (registered or []) if every or s in sites]
+
+
+def log_targets(status, sites):
+    """The server and the sites of SITES that are registered (the console reads only their logs)."""
+    registered = [c.get("name") for c in status.get("registered_clients") or []]
+    return ["server"] + [s for s in sites or [] if s in registered]
+
+
+def read_failures(read, targets):
+    """{target: [lines]} of the logs that show a failed training attempt (engine_log.failure_lines)."""
+    texts = read([tail_command(t) for t in targets])
+    failures = {}
+    for target in targets:
+        lines = failure_lines(texts.get(tail_command(target), ""))
+        if lines:
+            failures[target] = lines
+    return failures
+
+
+def failures_message(failures, log_files):
+    return "\n".join(["The engine's logs say why (the latest training attempt):"] + quote_failures(failures, log_files))
+
+
 def run_wait(module, p, ret):
     """wait_for: read the status, one console session at a time, until the condition holds; exits the module."""
     try:
-        read = status_reader(p, console_session(p, ret, extra_seconds=p["timeout"]))
+        session = console_session(p, ret, extra_seconds=p["timeout"])
+        read = status_reader(p, session)
+        read_logs = reader(p, session)
+        diagnose = None
+        if p["wait_for"] == "stopped" and p["diagnose_after"] > 0:
+            def diagnose(status):
+                return read_failures(read_logs, log_targets(status, p["sites"]))
         out = wait(read, p["wait_for"], p["wait_timeout"], sites=p["sites"] or [], stall_timeout=p["stall_timeout"],
-                   seen_training=p["seen_training"])
+                   seen_training=p["seen_training"], diagnose=diagnose, diagnose_after=p["diagnose_after"] or 20)
+        if p["wait_for"] == "stopped":
+            rounds = [h.get("max_round") for h in out["history"] + [out["status"]] if isinstance(h.get("max_round"), int)]
+            out["num_rounds"] = max(rounds) if rounds else None
+            out["rounds_done"] = None
+            if out["done"]:
+                texts = read_logs(rounds_commands())
+                out["rounds_done"] = rounds_aggregated(*[texts.get(c) for c in rounds_commands()])
     except AdminConsoleError as exc:
         module.fail_json(msg=str(exc), reason=exc.kind, **ret)
+    if out.get("failed"):
+        msg = "The training failed: %s" % failures_message(out["failures"], p["log_files"])
+        if not module.check_mode:
+            # A failed app leaves the server waiting for rounds that never come: stop it so that a fixed app
+            # can be deployed by the next run.
+            stop = ["abort client", "abort server"]
+            try:
+                stopped = build_results(run_console(session[0], build_driver_args(
+                    stop, p["username"].strip(), session[1], session[2], kit_dir=p["kit_dir"], server_cn=session[3],
+                    upload_dir=p["upload_dir"], timeout=p["timeout"])), stop)
+                ret["results"].extend(stopped)
+                ret["changed"] = True
+                msg += "\nThe training was stopped (abort client, abort server): fix the app, then run again."
+            except AdminConsoleError as exc:
+                msg += "\nStopping the training failed too: %s" % exc
+        ret["status"] = out.pop("status")
+        ret["failures"] = out.pop("failures")
+        module.fail_json(msg=msg, reason="training_failed", **ret)
     ret["status"] = out.pop("status")
     ret["history"] = out.pop("history")
     ret["contributions"] = out.pop("contributions")
@@ -653,6 +778,8 @@ def main():
             seen_training=dict(type="bool", default=False),
             rejoin=dict(type="list", elements="str"),
             mmar=dict(type="str"),
+            log_files=dict(type="dict", default={}),
+            diagnose_after=dict(type="float", default=20),
         ),
         mutually_exclusive=[("wait_for", "commands"), ("wait_for", "watch"), ("rejoin", "commands"),
                             ("rejoin", "wait_for"), ("rejoin", "watch")],
@@ -702,6 +829,17 @@ def main():
             ret["missing_sites"] = [s for s in p["sites"] if s not in result["registered"]]
     if not result.get("ok"):
         msg = failure_message(result, commands, host, port, p["username"], p["container"], p["kit_dir"])
+        index = result.get("failed_index")
+        if (p["diagnose_after"] > 0 and index is not None and index < len(commands)
+                and command_verb(commands[index]) in EXPLAINED_VERBS):
+            try:
+                failures = read_failures(reader(p, (container, host, port, server_cn)),
+                                         explained_targets(commands[index], ret["results"], result.get("registered")))
+            except AdminConsoleError:
+                failures = {}
+            if failures:
+                msg += "\n" + failures_message(failures, p["log_files"])
+                ret["failures"] = failures
         module.fail_json(msg=msg, reason=result.get("error_kind"), **ret)
     if p["hung_start"] == "report":
         ret["hung_sites"] = result.get("hung_sites") or []

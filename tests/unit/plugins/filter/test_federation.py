@@ -47,7 +47,8 @@ def test_training_summary_says_what_was_healed():
 
 
 def test_training_summary_without_metrics_and_bad_input():
-    assert fl_training_summary(dict(SUMMARY, metrics=[]))[-1] == "The MMAR reported no validation metric."
+    assert fl_training_summary(dict(SUMMARY, metrics=[]))[-1] == (
+        "The MMAR wrote no validation metric: rounds and contributions are the engine's.")
     with pytest.raises(AnsibleFilterError):
         fl_training_summary([])
 

@@ -95,7 +95,8 @@ def test_error_reply_fails_with_the_reply_text(fed, capsys):
                              "exist.\n(ran before it: set_run_number 1)\n(not sent: start server)")
     assert [r["ok"] for r in result["results"]] == [True, False]
     assert result["results"][1]["error"] == "MMAR folder 'nonexistent' does not exist."
-    assert fed.engine.sent() == ["set_run_number 1", "deploy nonexistent server"]
+    # then the server's log is read to explain the failure (it shows none here: nothing is added)
+    assert fed.engine.sent() == ["set_run_number 1", "deploy nonexistent server", "tail server -n 200 log.txt"]
     assert "Traceback" not in raw
 
 

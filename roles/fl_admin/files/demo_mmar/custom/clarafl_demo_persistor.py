@@ -14,7 +14,7 @@ Named in config/config_fed_server.json as ``clarafl_demo_persistor.DemoModelPers
 The held-out split is 20 % of scikit-learn's bundled breast-cancer data, chosen by the same
 fixed-seed split that ``demo_data.py`` uses, so no site trains on it. Output goes to the run
 folder: the parent of the deployed MMAR (``<server kit>/run_<N>/``, since ``deploy`` puts the
-MMAR at ``<server kit>/run_<N>/mmar_server``), unless ``output_dir`` is set (a relative
+MMAR at ``<server kit>/run_<N>/mmar_server``; N is the run number the engine gives in fl_ctx), unless ``output_dir`` is set (a relative
 ``output_dir`` is taken relative to that run folder).
 
 Each line of metrics.jsonl::
@@ -62,11 +62,19 @@ class DemoModelPersistor(ModelPersistor):
 
     # ------------------------------------------------------------------------------ helpers
     def _resolve_run_dir(self, fl_ctx):
+        # The server keeps this module loaded from the first run's folder for its whole life, so the module's
+        # own path names run 1 in every later run: the run number in fl_ctx comes first.
         mmar_root, source = None, "fl_ctx mmar_root"
         if fl_ctx is not None:
             mmar_root = fl_ctx.get_prop(FLConstants.MMAR_ROOT)
         if not mmar_root or not os.path.isdir(str(mmar_root)):
-            mmar_root, source = _mmar_root_from_file(), "module path"
+            workspace = fl_ctx.get_prop(FLConstants.WORKSPACE) if fl_ctx is not None else None
+            run_number = fl_ctx.get_prop(FLConstants.CURRENT_RUN) if fl_ctx is not None else None
+            if workspace and run_number is not None:
+                mmar_root = os.path.join(str(workspace), "run_%d" % int(run_number), "mmar_server")
+                source = "run number and workspace in fl_ctx"
+            else:
+                mmar_root, source = _mmar_root_from_file(), "module path"
         common.LOG.info("%s deployed MMAR at %s (from the %s)", common.PREFIX, mmar_root, source)
         run_dir = os.path.dirname(os.path.abspath(str(mmar_root)))
         if self.output_dir:
