@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the engine's own logs say (module_utils/engine_log.py), read from real Clara 4.0 / nvflare 1.0.2 logs."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.clarafl.federation.plugins.module_utils import engine_log as el
+
+LOGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures",
+                    "engine_logs")
+
+
+def log(name):
+    with open(os.path.join(LOGS, name)) as fh:
+        return fh.read()
+
+
+def grep_n(text, needle):
+    """What ``grep -n NEEDLE log.txt`` answers: "<lineno>:<line>" for each line holding NEEDLE."""
+    return "\n".join("%d:%s" % (number, line) for number, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+HEALTHY_SITE_LINES = [
+    "2026-11-30 08:40:01,000 - ProcessExecutor - INFO - waiting for process to finish",
+    "starting the client .....",
+    "2026-11-30 08:40:02,000 - FederatedClient - INFO - Got the model for round 0",
+    "2026-11-30 08:40:09,000 - ClientAdminInterface - INFO - check client status.",
+]
+
+# --- the lines quoted per real log ------------------------------------------------------------------------------
+
+
+def test_a_site_whose_app_imports_a_missing_package():
+    assert el.failure_lines(log("site-missing-package.txt")) == [
+        "FL client execution exception: Config error in /tmp/fl/org2/config_train.json: Error parsing "
+        "/tmp/fl/org2/config_train.json in JSON element client_trainer: No module named 'clarafl_no_such_package'",
+        "ModuleNotFoundError: No module named 'clarafl_no_such_package'",
+        "dlmed.common.excepts.ConfigError: Config error in /tmp/fl/org2/config_train.json: Error parsing "
+        "/tmp/fl/org2/config_train.json in JSON element client_trainer: No module named 'clarafl_no_such_package'",
+        "in the app's custom/clarafl_test_missing_package.py, line 2, in <module>",
+    ]
+
+
+def test_a_site_whose_app_lacks_its_log_config_is_quoted_from_its_latest_attempt_only():
+    # The log holds two identical attempts: the lines of the latest one, once each.
+    assert el.failure_lines(log("site-missing-log-config.txt")) == [
+        "FL client execution exception: missing log config file "
+        "/workspace/site/startup/../run_11/mmar_org1-a/resources/log.config",
+        "AssertionError: missing log config file /workspace/site/startup/../run_11/mmar_org1-a/resources/log.config",
+    ]
+    attempt = el.latest_attempt(log("site-missing-log-config.txt"))
+    assert attempt[0].endswith("Starting client training. rank: 0")
+    assert "listen_port: 37399" in "\n".join(attempt) and "listen_port: 58117" not in "\n".join(attempt)
+
+
+def test_a_server_whose_persistor_raises():
+    text = log("server-broken-persistor.txt")
+    assert el.failure_lines(text) == [
+        "FL server execution exception: clarafl test: the initial model store /models/initial.npz is not there",
+        "RuntimeError: clarafl test: the initial model store /models/initial.npz is not there",
+        "in the app's custom/clarafl_test_broken.py, line 9, in load_model",
+    ]
+    # The latest attempt begins at the last start marker: "Create initial model message..." after the stop.
+    assert el.latest_attempt(text)[0] == "Create initial model message..."
+
+
+def test_a_healthy_server_log_quotes_nothing():
+    text = log("server-two-runs.txt")
+    assert el.failure_lines(text) == []
+    # its CryptographyDeprecationWarning is a warning, not an exception
+    assert el.failure_lines("Traceback (most recent call last)\n" + text.splitlines()[0]) == []
+
+
+@pytest.mark.parametrize("name", ["site-missing-package.txt", "site-missing-log-config.txt"])
+def test_an_older_attempts_traceback_before_a_new_start_is_not_quoted(name):
+    text = "\n".join([log(name).rstrip("\n"),
+                      "2026-11-30 08:45:00,000 - ClientAdminInterface - INFO - Starting client training. rank: 0"]
+                     + HEALTHY_SITE_LINES)
+    assert el.failure_lines(text) == []
+    assert el.latest_attempt(text)[0].endswith("Starting client training. rank: 0")
+    assert el.latest_attempt(text)[1:] == HEALTHY_SITE_LINES
+
+
+def test_an_older_server_failure_before_a_new_start_is_not_quoted():
+    text = log("server-broken-persistor.txt") + log("server-two-runs.txt")
+    assert el.failure_lines(text) == []
+
+
+def test_an_exception_looking_word_without_a_traceback_is_not_a_failure():
+    text = "\n".join([
+        "2026-11-30 08:40:00,000 - ClientAdminInterface - INFO - Starting client training. rank: 0",
+        "ValueError: a line the app printed as information",
+        "2026-11-30 08:40:01,000 - trainer - INFO - KeyError: 'x' was handled, retrying",
+        "dlmed.common.excepts.ConfigError: looks like one",
+        "2026-11-30 08:40:02,000 - trainer - WARNING - SomeWarning: not an error",
+    ] + HEALTHY_SITE_LINES)
+    assert el.failure_lines(text) == []
+
+
+def test_the_engines_own_sentence_alone_is_a_failure():
+    text = "2026-11-30 08:38:34,857 - root - WARNING - FL server execution exception: the model is gone\n"
+    assert el.failure_lines(text) == ["FL server execution exception: the model is gone"]
+    assert el.failure_lines("execution exception: lower case too") == ["execution exception: lower case too"]
+
+
+def test_a_traceback_quotes_the_first_and_last_exception_and_the_apps_last_frame():
+    text = "\n".join([
+        "Starting client training. rank: 0",
+        "Traceback (most recent call last):",
+        '  File "/w/run_1/mmar_a/custom/first.py", line 3, in a',
+        "KeyError: 'heart_beat_timeout'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        '  File "/w/run_1/mmar_a/custom/pkg/second.py", line 12, in build',
+        "SomeLibraryError",
+        "ValueError: the last one",
+    ])
+    assert el.failure_lines(text) == ["KeyError: 'heart_beat_timeout'", "ValueError: the last one",
+                                      "in the app's custom/pkg/second.py, line 12, in build"]
+
+
+def test_a_single_exception_is_quoted_once():
+    text = "Traceback (most recent call last):\n  File \"x.py\", line 1, in f\nRuntimeError: once\n"
+    assert el.failure_lines(text) == ["RuntimeError: once"]
+
+
+def test_long_lines_are_clipped():
+    long_message = "x" * 1000
+    text = "Traceback (most recent call last):\nRuntimeError: %s\n" % long_message
+    lines = el.failure_lines(text)
+    assert len(lines) == 1
+    assert len(lines[0]) == el.MAX_LINE
+    assert lines[0].startswith("RuntimeError: xxx") and lines[0].endswith("...")
+    # exactly MAX_LINE characters stay as they are
+    exact = "RuntimeError: " + "y" * (el.MAX_LINE - len("RuntimeError: "))
+    assert el.failure_lines("Traceback (most recent call last):\n" + exact) == [exact]
+
+
+def test_at_most_max_quoted_lines():
+    many = ["Traceback (most recent call last):"]
+    for index in range(50):
+        many.append("FL client execution exception: number %d" % index)
+        many.append('  File "/w/run_1/mmar_a/custom/m%d.py", line %d, in f' % (index, index))
+        many.append("ValueError: number %d" % index)
+    lines = el.failure_lines("\n".join(many))
+    assert 0 < len(lines) <= el.MAX_QUOTED
+    assert lines == ["FL client execution exception: number 49", "ValueError: number 0", "ValueError: number 49",
+                     "in the app's custom/m49.py, line 49, in f"]
+
+
+@pytest.mark.parametrize("text", [None, "", "\n\n\n", "\x00\xff\xfe garbled \x1b[31m\n::::\n", "Traceback",
+                                  "Traceback (most recent call last)", "Traceback (most recent call last)\n\n"])
+def test_nothing_or_garbled_text_quotes_nothing(text):
+    assert el.failure_lines(text) == []
+
+
+def test_latest_attempt_without_a_start_line_is_the_whole_text():
+    assert el.latest_attempt(None) == []
+    assert el.latest_attempt("") == []
+    assert el.latest_attempt("a\nb") == ["a", "b"]
+    assert el.latest_attempt("a\ndeployed FL server trainer.\nb") == ["deployed FL server trainer.", "b"]
+
+
+@pytest.mark.xfail(strict=True, reason="engine_log.failure_lines/latest_attempt raise (TypeError/AttributeError) on "
+                                       "a text that is not a str (bytes, a number, a list) instead of returning []")
+@pytest.mark.parametrize("text", [b"Traceback (most recent call last)\nValueError: x\n", 5, ["ValueError: x"]])
+def test_a_text_of_the_wrong_type_quotes_nothing(text):
+    assert isinstance(el.latest_attempt(text), list)
+    assert el.failure_lines(text) == []
+
+
+# --- rounds the server aggregated --------------------------------------------------------------------------------
+
+
+def test_rounds_aggregated_counts_the_latest_training_only():
+    text = log("server-two-runs.txt")
+    rounds, started = grep_n(text, el.ROUND_LINE), grep_n(text, el.STARTED_LINE)
+    assert started.splitlines() == ["15:2026-11-30 08:24:39,186 - FederatedServer - INFO - Server training has been "
+                                    "started.",
+                                    "69:2026-11-30 08:25:28,889 - FederatedServer - INFO - Server training has been "
+                                    "started."]
+    assert [line.split(":", 1)[0] for line in rounds.splitlines()] == ["31", "47", "61"]
+    # the second training (line 69) has aggregated nothing yet: the first one's three rounds do not count
+    assert el.rounds_aggregated(rounds, started) == 0
+    # the log as it was at the end of the first training
+    first = "\n".join(text.splitlines()[:62])
+    assert el.rounds_aggregated(grep_n(first, el.ROUND_LINE), grep_n(first, el.STARTED_LINE)) == 3
+
+
+def test_rounds_aggregated_counts_each_round_once():
+    started = "10:x - Server training has been started."
+    rounds = "\n".join(["11:Aggregation time for the round 0 : 1 seconds.",
+                        "12:Aggregation time for the round 0 : 1 seconds.",
+                        "13:Aggregation time for the round 1 : 1 seconds.",
+                        "9:Aggregation time for the round 7 : 1 seconds."])
+    assert el.rounds_aggregated(rounds, started) == 2
+
+
+def test_rounds_aggregated_is_none_without_a_start_line():
+    text = log("server-two-runs.txt")
+    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), "") is None
+    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), None) is None
+    assert el.rounds_aggregated(None, None) is None
+    # a start line without grep's line number is not one
+    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), "Server training has been started.") is None
+
+
+@pytest.mark.parametrize("rounds", [None, "", "garbage\n\x00\xff\n:::", "x:Aggregation time for the round 3",
+                                    "20:Aggregation time for the round x", "no colon Aggregation time for the round 1"])
+def test_rounds_aggregated_skips_garbled_round_lines(rounds):
+    assert el.rounds_aggregated(rounds, "1:Server training has been started.") == 0
+
+
+@pytest.mark.parametrize("started", ["garbage", "\x00\xff", "abc:Server training has been started", ":::"])
+def test_rounds_aggregated_garbled_start_lines_are_none(started):
+    assert el.rounds_aggregated("5:Aggregation time for the round 0", started) is None
+
+
+@pytest.mark.xfail(strict=True, reason="engine_log.rounds_aggregated raises (AttributeError/TypeError) on replies "
+                                       "that are not str (a number, bytes) instead of returning a count or None")
+@pytest.mark.parametrize("rounds, started", [(5, "1:Server training has been started"),
+                                             (b"2:Aggregation time for the round 0",
+                                              b"1:Server training has been started")])
+def test_rounds_aggregated_of_the_wrong_type(rounds, started):
+    assert el.rounds_aggregated(rounds, started) in (None, 0, 1)
+
+
+# --- commands and quoting ----------------------------------------------------------------------------------------
+
+
+def test_the_commands_read_the_log_through_the_console():
+    assert el.tail_command("server") == "tail server -n 200 log.txt"
+    assert el.tail_command("org1-a", 50) == "tail org1-a -n 50 log.txt"
+    assert el.tail_command("org1-a", "30") == "tail org1-a -n 30 log.txt"
+    assert el.rounds_commands() == ['grep server -n "Aggregation time for the round" log.txt',
+                                    'grep server -n "Server training has been started" log.txt']
+
+
+def test_quote_failures_puts_the_server_first_and_names_each_log():
+    failures = {"org2": ["ValueError: b"], "server": ["RuntimeError: s"], "org1": ["KeyError: a", "x"], "org3": []}
+    assert el.quote_failures(failures) == [
+        "the server (log.txt in its kit folder):",
+        "    RuntimeError: s",
+        "site org1 (log.txt in its kit folder):",
+        "    KeyError: a",
+        "    x",
+        "site org2 (log.txt in its kit folder):",
+        "    ValueError: b",
+    ]
+    where = {"server": "srv:/opt/clarafl/p/server/log.txt", "org2": "h2:/opt/clarafl/p/org2/log.txt"}
+    assert el.quote_failures(failures, where) == [
+        "the server (log.txt at srv:/opt/clarafl/p/server/log.txt):",
+        "    RuntimeError: s",
+        "site org1 (log.txt in its kit folder):",
+        "    KeyError: a",
+        "    x",
+        "site org2 (log.txt at h2:/opt/clarafl/p/org2/log.txt):",
+        "    ValueError: b",
+    ]
+
+
+def test_quote_failures_of_nothing():
+    assert el.quote_failures({}) == []
+    assert el.quote_failures({"server": [], "org1": None}) == []
+    assert el.quote_failures({"org1": ["x"]}, None) == ["site org1 (log.txt in its kit folder):", "    x"]
+    assert el.quote_failures({"org1": ["x"]}, {"org1": ""}) == ["site org1 (log.txt in its kit folder):", "    x"]
+
+
+@pytest.mark.xfail(strict=True, reason="engine_log.quote_failures(None) raises TypeError although log_files=None is "
+                                       "accepted and {} gives []")
+def test_quote_failures_of_none():
+    assert el.quote_failures(None) == []
