@@ -628,8 +628,8 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         if "training started" in states:
             out["seen_training"] = True
         rounds = set(h.get("current_round") for h in history)
-        # The first reading is the baseline (the wait's start), not a move.
-        if have_read and (len(rounds) > 1 or status.get("current_round") != last_round):
+        # The first reading is the baseline, not a move: the time without a move counts from it.
+        if not have_read or len(rounds) > 1 or status.get("current_round") != last_round:
             moved = clock()
         have_read = True
         last_round = status.get("current_round")

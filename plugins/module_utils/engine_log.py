@@ -40,6 +40,13 @@ _ROUND = re.compile(r"^(\d+):.*" + re.escape(ROUND_LINE) + r"\s+(\d+)")
 _STARTED = re.compile(r"^(\d+):.*" + re.escape(STARTED_LINE))
 
 
+def _text(value):
+    """TEXT as a str: bytes decoded, anything else that is not text counts as empty."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else ""
+
+
 def _clip(line):
     line = line.strip()
     return line if len(line) <= MAX_LINE else line[:MAX_LINE - 3] + "..."
@@ -47,7 +54,7 @@ def _clip(line):
 
 def latest_attempt(text):
     """The lines of TEXT after (and with) the last line where a training starts; all of them without one."""
-    lines = (text or "").splitlines()
+    lines = _text(text).splitlines()
     start = 0
     for index, line in enumerate(lines):
         if any(marker in line for marker in START_MARKERS):
@@ -91,12 +98,12 @@ def failure_lines(text):
 def rounds_aggregated(rounds_grep, started_grep):
     """The rounds the server aggregated in its latest training, from two ``grep server -n`` replies: the lines
     with ROUND_LINE and the lines with STARTED_LINE. None when the log shows no training started."""
-    starts = [int(m.group(1)) for m in (_STARTED.match(l.strip()) for l in (started_grep or "").splitlines()) if m]
+    starts = [int(m.group(1)) for m in (_STARTED.match(l.strip()) for l in _text(started_grep).splitlines()) if m]
     if not starts:
         return None
     last = max(starts)
     rounds = set()
-    for line in (rounds_grep or "").splitlines():
+    for line in _text(rounds_grep).splitlines():
         match = _ROUND.match(line.strip())
         if match and int(match.group(1)) > last:
             rounds.add(int(match.group(2)))
@@ -116,9 +123,10 @@ def rounds_commands():
 def quote_failures(failures, log_files=None):
     """Readable lines for {target: [lines]}: which log said what, the file named by LOG_FILES
     ({target: 'host:path'}) when it is known."""
-    log_files = log_files or {}
+    log_files = log_files if isinstance(log_files, dict) else {}
+    failures = failures if isinstance(failures, dict) else {}
     out = []
-    for target in sorted(failures, key=lambda t: (t != "server", t)):
+    for target in sorted(failures, key=lambda t: (t != "server", str(t))):
         lines = failures[target]
         if not lines:
             continue

@@ -38,8 +38,13 @@ def _parse(text, name, problems):
     """The JSON object TEXT holds; None when TEXT is None (the app lacks the file); a problem otherwise."""
     if text is None:
         return None
+    if isinstance(text, dict):
+        return copy.deepcopy(text)
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        problems.append("The MMAR's %s could not be read as text (got %s)." % (name, type(text).__name__))
+        return None
     try:
         value = json.loads(text)
     except ValueError as exc:
@@ -72,6 +77,8 @@ def _number(key, value, problems):
         number = int(value)
     except (TypeError, ValueError):
         number = None
+    if isinstance(value, float) and not value.is_integer():
+        number = None
     if number is None or isinstance(value, bool) or number < 1:
         problems.append("%s must be a whole number of at least 1, got %r." % (SOURCES[key], value))
     return number
@@ -87,7 +94,14 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
     with problems, the configs are not to be used.
     """
     problems, written, kept, warnings = [], [], [], []
+    sites = [sites] if isinstance(sites, str) else sites
     sites = [str(s) for s in sites or []]
+    if isinstance(settings, str) and not settings.strip():
+        settings = None
+    if settings is not None and not isinstance(settings, dict):
+        problems.append("The values for servers[0] (fl_admin_num_rounds, fl_admin_min_num_clients, "
+                        "fl_admin_server_overrides) must form a dictionary, got %s." % type(settings).__name__)
+        settings = {}
     server = _parse(server_text, SERVER_CONFIG, problems)
     client = _parse(client_text, CLIENT_CONFIG, problems)
     generated_server = server is None and server_text is None
@@ -102,7 +116,7 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
         client = {"format_version": 1, "client": {"outbound_filters": [], "inbound_filters": []},
                   "client_trainer": model}
         written.append("%s: written from fl_admin_client_trainer (the MMAR has none)" % CLIENT_CONFIG)
-    if server is None or client is None:
+    if server is None or client is None or problems:
         return dict(server=None, client=None, num_rounds=None, written=written, kept=kept, warnings=warnings,
                     problems=problems, lines=[])
 
@@ -172,7 +186,9 @@ def config_lines(result):
 def _metric_lines(text):
     """The records of a metrics.jsonl text (one JSON object per line); lines that are not are skipped."""
     records = []
-    for line in (text or "").splitlines():
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    for line in (text if isinstance(text, str) else "").splitlines():
         line = line.strip()
         if not line:
             continue
@@ -183,6 +199,17 @@ def _metric_lines(text):
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def _whole(value):
+    """A whole number from an int or digits; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def run_summary(metrics_text, engine_rounds=None, num_rounds=None, contributions=None, **fields):
@@ -202,8 +229,8 @@ def run_summary(metrics_text, engine_rounds=None, num_rounds=None, contributions
         rounds, source = engine_rounds, "the server's log"
     elif metric_rounds:
         rounds, source = max(metric_rounds), "the app's metrics"
-    elif contributions:
-        rounds, source = max(int(v) for v in contributions.values()), "the contributions"
+    elif [c for c in (_whole(v) for v in contributions.values()) if c is not None]:
+        rounds, source = max(c for c in (_whole(v) for v in contributions.values()) if c is not None), "the contributions"
     else:
         rounds, source = 0, "nothing (no round was seen)"
     summary = dict(fields)
