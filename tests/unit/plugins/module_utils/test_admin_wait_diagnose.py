@@ -54,7 +54,7 @@ def test_diagnose_waits_until_the_round_has_not_moved_for_diagnose_after():
     read = reader(clock, [STUCK], step=5)
     out = wait(read, "stopped", 100, sites=SITES, clock=clock.time, sleep=clock.sleep, diagnose=diagnose,
                diagnose_after=20)
-    times = [t - START for t, _ in diagnose.calls]
+    times = [t - START for t, _status in diagnose.calls]
     # readings at 5, 10, ... seconds; the time without a move counts from the first reading (5 s), so
     # 25 s is not yet more than 20 s without a move: the first call at 30
     assert times[0] == 30
@@ -74,7 +74,7 @@ def test_a_moving_round_puts_the_diagnosis_off():
     out = wait(read, "stopped", 200, sites=SITES, clock=clock.time, sleep=clock.sleep, diagnose=diagnose,
                diagnose_after=20)
     # the round moves at every reading up to 40 s (round 7); then it stays: first diagnosis after 40 + 20
-    assert [t - START for t, _ in diagnose.calls] == [65]
+    assert [t - START for t, _status in diagnose.calls] == [65]
     assert out["failed"] and out["failures"] == FAILURE
 
 
@@ -86,7 +86,7 @@ def test_a_move_within_one_watch_counts():
     wait(reader(clock, script, step=6), "stopped", 60, sites=SITES, clock=clock.time, sleep=clock.sleep,
          diagnose=diagnose, diagnose_after=20)
     # stuck for 18 s, the round moves at 24 s: the first diagnosis comes after 24 + 20
-    assert [t - START for t, _ in diagnose.calls][0] == 48
+    assert [t - START for t, _status in diagnose.calls][0] == 48
 
 
 def test_the_first_reading_is_not_diagnosed_when_reading_is_quick():
@@ -96,7 +96,7 @@ def test_the_first_reading_is_not_diagnosed_when_reading_is_quick():
     out = wait(read, "stopped", 100, sites=SITES, clock=clock.time, sleep=clock.sleep, diagnose=diagnose,
                diagnose_after=10)
     assert len(read.calls) == 12  # readings at 1 .. 12 s, counted from the first; the diagnosis at 12
-    assert [t - START for t, _ in diagnose.calls] == [12]
+    assert [t - START for t, _status in diagnose.calls] == [12]
     assert out["failed"]
 
 
@@ -132,7 +132,7 @@ def test_an_empty_diagnosis_lets_the_wait_go_on_to_a_stall(nothing):
                diagnose=diagnose, diagnose_after=20)
     assert out["stalled"] and not out["failed"] and out["failures"] == {}
     assert out["waited"] == 70
-    assert [t - START for t, _ in diagnose.calls] == [30, 55]
+    assert [t - START for t, _status in diagnose.calls] == [30, 55]
 
 
 def test_an_empty_diagnosis_lets_the_wait_go_on_to_done():
