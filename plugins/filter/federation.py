@@ -10,7 +10,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clarafl.federation.plugins.module_utils import federation
-from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import federated_configs, run_summary
+from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import (
+    app_leftovers, federated_configs, run_summary)
 from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
 
 
@@ -239,6 +240,13 @@ def fl_run_summary(metrics_text, fields):
     return run_summary(metrics_text, **fields)
 
 
+def fl_app_leftovers(names):
+    """Of the names in the server's kit folder, those an app left there (module_utils/mmar_config.py)."""
+    if not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError('fl_app_leftovers expects a list of names, got %s' % type(names).__name__)
+    return app_leftovers(names)
+
+
 def fl_log_files(server_hosts, client_hosts, hostvars, project):
     """{server: 'host:path', site: 'host:path'}: where the engine's log.txt of each component is."""
     return federation.log_files(_hosts(server_hosts, 'fl_log_files'), _hosts(client_hosts, 'fl_log_files'),
@@ -256,4 +264,4 @@ class FilterModule(object):
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
                 'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
-                'fl_run_summary': fl_run_summary}
+                'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers}

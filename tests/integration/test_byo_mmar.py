@@ -153,3 +153,17 @@ def test_a_server_persistor_that_fails_is_quoted_from_the_servers_log(byo):
     # the sites' logs are not quoted: this start reached none of them
     assert "site org1-a (log.txt" not in out
     assert "Traceback" not in run.output
+
+
+def test_a_fresh_start_sets_aside_what_the_app_left_in_the_servers_kit(byo):
+    left = server_kit(byo) / "counting_model.npz"
+    assert left.is_file()  # saved by run 3 with a relative path
+    before = digest(left)
+    run = train(byo, 7, "counting", fl_admin_fresh_start=True)
+    assert run.rc == 0, run.output[-4000:]
+    kept = server_kit(byo) / "kept-before-run_7" / "counting_model.npz"
+    assert kept.is_file() and digest(kept) == before
+    assert "fl_admin_fresh_start: moving counting_model.npz from the server's kit folder" in one_line(run.output)
+    # the engine's own files and the run folders stay where they are
+    assert (server_kit(byo) / "startup").is_dir() and (server_kit(byo) / "run_3").is_dir()
+    assert summary(byo, 7)["rounds_done"] == 4

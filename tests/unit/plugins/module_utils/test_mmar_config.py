@@ -389,3 +389,10 @@ def test_a_garbled_contribution_count_is_skipped(contributions):
 def test_metrics_of_the_wrong_type():
     out = mc.run_summary(5, 1)
     assert out["metrics_file"] is False
+
+
+def test_app_leftovers_are_what_the_engine_does_not_keep():
+    names = ["startup", "transfer", "log.txt", "audit.log", "pid.fl", "daemon_pid.fl", "run_1", "run_12", "run_x",
+             "model.pt", "ckpt", ".hidden", "kept-before-run_3", "model.pt"]
+    assert mc.app_leftovers(names) == ["ckpt", "model.pt", "run_x"]
+    assert mc.app_leftovers(None) == [] and mc.app_leftovers([]) == []
