@@ -121,7 +121,7 @@ def fl_training_summary(summary):
     if summary.get('server_recovered'):
         lines.append('The server lost the run (it was restarted during the training): trained again from round 0.')
     if summary.get('healed'):
-        lines.append('Restarted and brought back (their start hung or they stopped making progress): %s'
+        lines.append('Restarted and brought back (a hung start, no progress, or no answer to the server): %s'
                      % ', '.join(summary['healed']))
     metrics = summary.get('metrics') or []
     if metrics:

@@ -237,3 +237,22 @@ def run_summary(metrics_text, engine_rounds=None, num_rounds=None, contributions
     summary.update(rounds_done=rounds, rounds_from=source, num_rounds=num_rounds, contributions=contributions,
                    metrics=records, metrics_file=bool(records))
     return summary
+
+
+# What the engine itself keeps in the server's kit folder (its working folder); anything else there was left by
+# an app (a model saved with a relative path, a checkpoint folder).
+SERVER_KIT_OWN = ("startup", "transfer", "log.txt", "audit.log", "pid.fl", "daemon_pid.fl")
+KEPT_PREFIX = "kept-before-run_"
+
+
+def app_leftovers(names):
+    """Of the names in the server's kit folder, those an app left there (not the engine's own files, run folders,
+    or what an earlier fresh start kept aside), sorted."""
+    out = []
+    for name in names or []:
+        name = str(name)
+        if (not name or name in SERVER_KIT_OWN or name.startswith(".") or name.startswith(KEPT_PREFIX)
+                or (name.startswith("run_") and name[4:].isdigit())):
+            continue
+        out.append(name)
+    return sorted(set(out))

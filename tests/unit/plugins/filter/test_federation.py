@@ -42,7 +42,7 @@ def test_training_summary_lines():
 
 def test_training_summary_says_what_was_healed():
     lines = fl_training_summary(dict(SUMMARY, healed=["org2"], server_recovered=True))
-    assert "Restarted and brought back (their start hung or they stopped making progress): org2" in lines
+    assert "Restarted and brought back (a hung start, no progress, or no answer to the server): org2" in lines
     assert any(line.startswith("The server lost the run") for line in lines)
 
 
