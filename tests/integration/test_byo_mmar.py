@@ -171,8 +171,9 @@ def test_a_fresh_start_sets_aside_what_the_app_left_in_the_servers_kit(byo):
     assert run.rc == 0, run.output[-4000:]
     kept = server_kit(byo) / "kept-before-run_7" / "counting_model.npz"
     assert kept.is_file() and digest(kept) == before
-    with open(str(byo["tmp"] / "run_7.log"), "w") as f:
-        f.write(run.output)
+    # what every earlier app left there (run 4's app saved generated_model.npz the same way)
+    assert ("fl_admin_fresh_start: moving counting_model.npz, generated_model.npz from the server's kit folder into "
+            "%s/kept-before-run_7" % server_kit(byo)) in one_line(run.output)
     # the engine's own files and the run folders stay where they are
     assert (server_kit(byo) / "startup").is_dir() and (server_kit(byo) / "run_3").is_dir()
     assert summary(byo, 7)["rounds_done"] == 4
