@@ -520,6 +520,11 @@ waited:
     seen_training:
       description: The training was seen training (during this wait or, with O(seen_training), before).
       type: bool
+    failed:
+      description:
+        - A training attempt failed in the engine's logs (see O(diagnose_after)); the module then fails with the lines
+          in RV(failures), so a successful result always has V(false).
+      type: bool
     rounds_done:
       description:
         - With O(wait_for=stopped) and the training ended, the rounds the server aggregated in its latest training,
