@@ -253,6 +253,20 @@ def fl_log_files(server_hosts, client_hosts, hostvars, project):
                                 hostvars, project)
 
 
+def fl_site_kit_entries(names):
+    """The kit root entries of departed sites: <site>, .kits/<site>.zip, .kits/<site>.zip.extracted."""
+    if not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError('fl_site_kit_entries expects a list of site names, got %s' % type(names).__name__)
+    return federation.site_kit_entries(names)
+
+
+def fl_departed_registered(status, sites):
+    """Sites the server still has registered that are not among SITES (module_utils/federation.py)."""
+    if not isinstance(status, dict):
+        raise AnsibleFilterError('fl_departed_registered expects the console status, got %s' % type(status).__name__)
+    return federation.departed_registered(status, sites)
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
@@ -264,4 +278,5 @@ class FilterModule(object):
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
                 'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
-                'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers}
+                'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
+                'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered}

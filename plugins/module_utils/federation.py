@@ -288,7 +288,7 @@ def config_hash(config):
 def site_containers(sites, base, files=None):
     """fl_containers specs of a machine's sites: BASE (the settings they share) plus each site's mounts, GPUs,
     labels and name, labelled with the hash of its settings and the fingerprint of its kit (FILES: what
-    fl_site_files found, name -> {cert_sha256})."""
+    fl_site_files found, name -> {cert_sha256, connection_sha256})."""
     specs = []
     for site in sites:
         config = dict(base)
@@ -309,7 +309,10 @@ def site_containers(sites, base, files=None):
         spec["init"] = True
         spec["labels"] = dict(labels)
         spec["labels"]["org.clarafl.config"] = config_hash(config)
-        spec["labels"]["org.clarafl.kit"] = ((files or {}).get(site["name"]) or {}).get("cert_sha256") or ""
+        found = (files or {}).get(site["name"]) or {}
+        spec["labels"]["org.clarafl.kit"] = found.get("cert_sha256") or ""
+        # A kit provisioned again keeps its certificate; where it connects to may still have changed.
+        spec["labels"]["org.clarafl.connection"] = found.get("connection_sha256") or ""
         specs.append(spec)
     return specs
 
@@ -337,3 +340,19 @@ def dataset_checks(sites):
     """fl_host_check's paths for the dataset folders of a machine's SITES that the collection does not write."""
     return [{"path": site["dataset_dir"], "what": "The dataset folder of site %s" % site["name"], "kind": "dir"}
             for site in sites if site["dataset_dir"] and not site["demo_data"]]
+
+
+def site_kit_entries(names):
+    """A departed site's entries in the kit root: its kit folder, its shipped zip and the record of its extraction."""
+    out = []
+    for name in names or []:
+        out.extend([name, ".kits/%s.zip" % name, ".kits/%s.zip.extracted" % name])
+    return out
+
+
+def departed_registered(status, sites):
+    """Sites the server still has registered that the federation no longer lists (STATUS: the console's status,
+    SITES: every site's name), sorted."""
+    keep = set(sites or [])
+    registered = [c.get("name") for c in (status or {}).get("registered_clients") or [] if isinstance(c, dict)]
+    return sorted(set(n for n in registered if n and n not in keep))

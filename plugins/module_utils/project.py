@@ -218,6 +218,31 @@ def inputs_hash(project, authz):
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def site_history(previous, project, authz):
+    """What the project's audit file knows of sites, and the authz the provisioning tool must be given.
+
+    The tool refuses a project when its audit history names a site that authz_config.json lacks, and it keeps
+    making kits for every site it ever certified. So a site removed from the inventory stays in the authz the
+    tool is given (never in project.yml), and its kit, still made, is not shipped. PREVIOUS is the state
+    recorded by the last provisioning ({} for none): its ``known_sites`` when present, else its project's sites.
+    Returns (known_sites {name: org}, former_sites [names], tool_authz).
+    """
+    previous = previous or {}
+    known = previous.get("known_sites")
+    if not isinstance(known, dict):
+        known = dict((c["client_name"], c["org"]) for c in (previous.get("project") or {}).get("fl_clients", []))
+    current = dict((c["client_name"], c["org"]) for c in project.get("fl_clients", []))
+    former = sorted(set(known) - set(current))
+    tool_authz = json.loads(json.dumps(authz))
+    for name in former:
+        tool_authz["sites"].setdefault(name, known[name])
+        # An org that no longer has a participant keeps the least rights the tool accepts.
+        tool_authz["orgs"].setdefault(known[name], ["general"])
+    merged = dict(known)
+    merged.update(current)
+    return merged, former, tool_authz
+
+
 def describe_changes(old_project, old_authz, new_project, new_authz):
     """Sentences naming what differs between two provisioned projects (empty when nothing does)."""
     changes = []

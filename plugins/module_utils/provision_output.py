@@ -539,6 +539,8 @@ def _classify_kits(rows, source, zip_set, expected, server_name, secrets):
     expected = dict(expected or {})
     exp_clients = _norm_list(expected.get("clients"))
     exp_admins = _norm_list(expected.get("admins"))
+    # Sites the audit file knows but the project no longer lists: the tool still makes their kits.
+    former = set(_norm_list(expected.get("former_clients")) or [])
     wanted_server = server_name or expected.get("server")
 
     # Duplicates first: a zip listed twice means a duplicated or corrupted row.
@@ -577,7 +579,7 @@ def _classify_kits(rows, source, zip_set, expected, server_name, secrets):
             kind = "server"
         elif exp_admins is not None and name in exp_admins:
             kind = "admin"
-        elif exp_clients is not None and name in exp_clients:
+        elif (exp_clients is not None and name in exp_clients) or name in former:
             kind = "client"
         elif "@" in name:
             kind = "admin"
@@ -586,11 +588,14 @@ def _classify_kits(rows, source, zip_set, expected, server_name, secrets):
         if kind == "admin" and email and "@" in name and email != name:
             problems.append("row for %r (%s) names the recipient %r, not the admin itself: garbled row"
                             % (r["zip"], _line_range(*r["lines"]), email))
-        if kind == "client" and exp_clients is not None and name not in exp_clients:
+        if kind == "client" and exp_clients is not None and name not in exp_clients and name not in former:
             problems.append("unexpected client kit %r (not in the expected clients)" % r["zip"])
         if kind == "admin" and exp_admins is not None and name not in exp_admins:
             problems.append("unexpected admin kit %r (not in the expected admins)" % r["zip"])
-        kits.append({"name": name, "zip": r["zip"], "password": r["password"], "email": email, "kind": kind})
+        kit = {"name": name, "zip": r["zip"], "password": r["password"], "email": email, "kind": kind}
+        if kind == "client" and name in former and name not in (exp_clients or []):
+            kit["former"] = True
+        kits.append(kit)
 
     present = set(names)
     for c in exp_clients or []:

@@ -17,6 +17,9 @@ import hashlib
 import os
 
 CERT_PATH = os.path.join("startup", "client.crt")
+# Where the site connects to (the server's name and port): a re-provisioning that keeps the certificate may
+# still change it, and the running site must then be restarted.
+CONNECTION_PATH = os.path.join("startup", "fed_client.json")
 DEMO_MARKER = ".clarafl-demo-data"
 MARKER_LIMIT = 4096
 
@@ -49,7 +52,7 @@ def _read_marker(path):
 
 
 def site_files(sites):
-    """Map each site's name to {kit, cert_sha256, dataset, demo_marker}.
+    """Map each site's name to {kit, cert_sha256, connection_sha256, dataset, demo_marker}.
 
     ``sites`` is a list of dicts with ``name``, ``kit_dir`` and an optional ``dataset_dir``.
     A certificate that exists but cannot be read counts as no kit (cert_error says why).
@@ -62,11 +65,14 @@ def site_files(sites):
         if name in out:
             raise SiteFilesError("site %s is listed twice" % name)
         cert = os.path.join(site["kit_dir"], CERT_PATH)
-        result = {"kit": False, "cert_sha256": "", "dataset": False, "demo_marker": ""}
+        result = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": ""}
         if os.path.isfile(cert):
             try:
                 result["cert_sha256"] = _sha256(cert)
                 result["kit"] = True
+                connection = os.path.join(site["kit_dir"], CONNECTION_PATH)
+                if os.path.isfile(connection):
+                    result["connection_sha256"] = _sha256(connection)
             except (IOError, OSError) as exc:
                 result["cert_error"] = "cannot read %s: %s" % (cert, exc.strerror or exc)
         dataset = site.get("dataset_dir") or ""
@@ -76,3 +82,21 @@ def site_files(sites):
                 result["demo_marker"] = _read_marker(os.path.join(dataset, DEMO_MARKER))
         out[name] = result
     return out
+
+
+def departed_kits(kit_root, keep):
+    """Site kits in KIT_ROOT (folders holding ``startup/client.crt`` and ``startup/fed_client.json``: an admin's kit
+    has a client.crt too, not a fed_client.json) of sites not in KEEP, sorted.
+
+    KEEP is every site of the federation (not only this machine's: inventory hosts may share a machine). Such a
+    kit belongs to a site that left the federation; the kit root is the project's own (its marker), so a site kit
+    found there was put there by the project. A missing kit root has none.
+    """
+    keep = set(keep or [])
+    try:
+        names = os.listdir(kit_root)
+    except (IOError, OSError):
+        return []
+    return sorted(n for n in names
+                  if n not in keep and not n.startswith(".") and os.path.isfile(os.path.join(kit_root, n, CERT_PATH))
+                  and os.path.isfile(os.path.join(kit_root, n, CONNECTION_PATH)))

@@ -115,7 +115,8 @@ options:
     type: dict
   previous:
     description:
-      - The C(project) and C(authz) returned for the last provisioning, to say what changed.
+      - The state recorded by the last provisioning (its C(project), C(authz) and C(known_sites)), to say what
+        changed and which sites the project's audit file knows.
     type: dict
 notes:
   - The same checks are plain functions in C(plugins/module_utils/project.py).
@@ -170,12 +171,28 @@ changes:
   type: list
   elements: str
   sample: ["sites added: org3"]
+known_sites:
+  description: Every site the project's audit file has certified (those of O(previous) and these), name to org.
+  returned: success
+  type: dict
+  sample: {org1-a: org1, org3: org3}
+former_sites:
+  description: Sites of O(previous) the project no longer lists; the provisioning tool still makes their kits.
+  returned: success
+  type: list
+  elements: str
+  sample: [org3]
+tool_authz:
+  description: The C(authz_config.json) to give the provisioning tool - RV(authz) plus the former sites, which the
+    tool's audit history requires.
+  returned: success
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.clarafl.federation.plugins.module_utils.project import (
-    ProjectError, describe_changes, inputs_hash, render_project)
+    ProjectError, describe_changes, inputs_hash, render_project, site_history)
 
 
 def main():
@@ -221,8 +238,9 @@ def main():
     changes = []
     if previous:
         changes = describe_changes(previous.get("project"), previous.get("authz"), project, authz)
+    known, former, tool_authz = site_history(previous, project, authz)
     module.exit_json(changed=False, project=project, authz=authz, inputs_hash=inputs_hash(project, authz),
-                     changes=changes)
+                     changes=changes, known_sites=known, former_sites=former, tool_authz=tool_authz)
 
 
 if __name__ == "__main__":

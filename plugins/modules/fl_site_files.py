@@ -19,8 +19,20 @@ description:
     data's record (C(.clarafl-demo-data) in the dataset folder) when there is one.
   - The FL client role calls it once per machine for all the sites that machine runs, instead of one
     M(ansible.builtin.stat) per file and site.
+  - With O(kit_root), also lists the site kits there of sites not in O(keep) (sites that left the federation).
   - Reads only; never changes anything.
 options:
+  kit_root:
+    description:
+      - The project's kit root on the host, to look for the kits of sites that left the federation.
+    type: path
+  keep:
+    description:
+      - Every site of the federation (on any host); a site kit in O(kit_root) of another name is reported in
+        RV(departed).
+    type: list
+    elements: str
+    default: []
   sites:
     description:
       - The sites to look at, as given by the output of the
@@ -82,18 +94,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+departed:
+  description: Names of the site kits in O(kit_root) of sites not in O(keep); empty without O(kit_root).
+  returned: always
+  type: list
+  elements: str
+  sample: [org3]
 sites:
   description: One entry per site, by name.
   returned: always
   type: dict
   sample:
-    org1-a: {kit: true, cert_sha256: 9f2c4e0a..., dataset: true, demo_marker: "site_index=0 num_sites=3 tool=4b1d..."}
+    org1-a: {kit: true, cert_sha256: 9f2c4e0a..., connection_sha256: 77ab01c2..., dataset: true, demo_marker: "site_index=0 num_sites=3 tool=4b1d..."}
   contains:
     kit:
       description: Whether C(startup/client.crt) is a readable file under the kit folder.
       type: bool
     cert_sha256:
       description: The certificate's SHA-256, or an empty string without a kit.
+      type: str
+    connection_sha256:
+      description: The SHA-256 of the kit's C(startup/fed_client.json) (the server it connects to), or an empty string.
       type: str
     cert_error:
       description: Why a certificate that exists could not be read.
@@ -111,6 +132,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.clarafl.federation.plugins.module_utils.site_files import (
     SiteFilesError,
+    departed_kits,
     site_files,
 )
 
@@ -127,6 +149,8 @@ def main():
                 demo_data=dict(type="bool"),
                 container=dict(type="str"),
             )),
+            kit_root=dict(type="path"),
+            keep=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -134,7 +158,8 @@ def main():
         found = site_files(module.params["sites"])
     except SiteFilesError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, sites=found)
+    departed = departed_kits(module.params["kit_root"], module.params["keep"]) if module.params["kit_root"] else []
+    module.exit_json(changed=False, sites=found, departed=departed)
 
 
 if __name__ == "__main__":

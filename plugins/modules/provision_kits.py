@@ -59,6 +59,13 @@ options:
         no other client kit may appear.
     type: list
     elements: str
+  former_clients:
+    description:
+      - Sites the project's audit file knows but the project no longer lists. The provisioning tool still makes
+        their kits; such a kit is allowed, not required, and returned with C(former=true).
+    type: list
+    elements: str
+    default: []
   expected_admins:
     description:
       - E-mails of the admin users (C(admin_clients) in C(project.yml)). When given, each must have exactly one
@@ -183,6 +190,10 @@ kits:
       description: V(server), V(client) or V(admin).
       type: str
       sample: client
+    former:
+      description: V(true) for the kit of a site in O(former_clients) (made by the tool, not to be shipped).
+      type: bool
+      returned: for such kits only
     path:
       description: Full path of the zip file in O(packages_dir); only when O(packages_dir) is given.
       type: str
@@ -284,6 +295,7 @@ def main():
             server_name=dict(type="str"),
             expected_clients=dict(type="list", elements="str"),
             expected_admins=dict(type="list", elements="str"),
+            former_clients=dict(type="list", elements="str", default=[]),
             encrypted=dict(type="bool", default=True),
             verify_passwords=dict(type="bool", default=True),
         ),
@@ -294,7 +306,8 @@ def main():
     p = module.params
     text = _read_output(module)
     zip_names = _zip_names(module)
-    expected = {"server": p["server_name"], "clients": p["expected_clients"], "admins": p["expected_admins"]}
+    expected = {"server": p["server_name"], "clients": p["expected_clients"], "admins": p["expected_admins"],
+                "former_clients": p["former_clients"]}
     try:
         result = parse_provision(text, zip_names=zip_names, expected=expected, server_name=p["server_name"],
                                  encrypted=p["encrypted"])

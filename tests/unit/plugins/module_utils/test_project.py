@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", ".collections"))
 
 from ansible_collections.clarafl.federation.plugins.module_utils.project import (  # noqa: E402
-    ProjectError, describe_changes, inputs_hash, render_project, validate_project)
+    ProjectError, describe_changes, inputs_hash, render_project, site_history, validate_project)
 
 GOOD = {
     "name": "clarafl_local",
@@ -115,3 +115,39 @@ def test_policy_change_is_named():
     old = render_project(GOOD)
     new = render_project(spec(org_policies=dict(GOOD["org_policies"], org1="relaxed")))
     assert describe_changes(old[0], old[1], new[0], new[1]) == ["org policies changed"]
+
+
+def test_site_history_of_a_first_provisioning_is_the_project():
+    project, authz = render_project(GOOD)
+    known, former, tool_authz = site_history({}, project, authz)
+    assert known == {"org1-a": "org1", "org1-b": "org1", "org2": "org2"}
+    assert former == [] and tool_authz == authz
+
+
+def test_a_removed_site_stays_in_the_authz_the_tool_is_given_never_in_the_project():
+    old_project, old_authz = render_project(GOOD)
+    known, _former, _authz = site_history({}, old_project, old_authz)
+    previous = {"project": old_project, "authz": old_authz, "known_sites": known}
+    # org2 leaves: its org has no participant left.
+    project, authz = render_project(spec(clients=GOOD["clients"][:2],
+                                         org_policies={"nvidia": "relaxed", "org1": "strict"}))
+    known2, former, tool_authz = site_history(previous, project, authz)
+    assert former == ["org2"] and known2 == known
+    assert tool_authz["sites"]["org2"] == "org2" and tool_authz["orgs"]["org2"] == ["general"]
+    assert "org2" not in authz["sites"] and "org2" not in [c["client_name"] for c in project["fl_clients"]]
+    # A later run remembers it from known_sites, though the previous project no longer lists it.
+    previous2 = {"project": project, "authz": authz, "known_sites": known2}
+    project3, authz3 = render_project(spec(clients=GOOD["clients"][:2] + [{"name": "org3", "org": "org1"}],
+                                           org_policies={"nvidia": "relaxed", "org1": "strict"}))
+    known3, former3, tool_authz3 = site_history(previous2, project3, authz3)
+    assert former3 == ["org2"] and sorted(known3) == ["org1-a", "org1-b", "org2", "org3"]
+    assert sorted(tool_authz3["sites"]) == ["org1-a", "org1-b", "org2", "org3", "server"]
+
+
+def test_a_state_from_before_known_sites_uses_its_project():
+    old_project, old_authz = render_project(GOOD)
+    project, authz = render_project(spec(clients=GOOD["clients"][:1]))
+    known, former, tool_authz = site_history({"project": old_project, "authz": old_authz}, project, authz)
+    assert former == ["org1-b", "org2"] and sorted(tool_authz["sites"]) == ["org1-a", "org1-b", "org2", "server"]
+    # The org keeps its own policy while it still has a participant.
+    assert tool_authz["orgs"]["org1"] == authz["orgs"]["org1"]

@@ -384,6 +384,15 @@ def test_unexpected_participants(fixture_text):
     assert "unexpected admin kit 'it@org2.com.zip'" in msg
 
 
+def test_a_former_site_kit_is_allowed_marked_and_not_required(fixture_text):
+    # org1-b left the federation: the tool, given the project's audit file, still makes its kit.
+    exp = dict(FIXTURE_EXPECTED, clients=["org1-a", "org2"], former_clients=["org1-b", "org9-gone"])
+    kits = parse_provision_output(fixture_text, expected=exp)
+    by_name = dict((k["name"], k) for k in kits)
+    assert by_name["org1-b"]["kind"] == "client" and by_name["org1-b"]["former"] is True
+    assert "former" not in by_name["org1-a"] and "org9-gone" not in by_name
+
+
 def test_expected_participant_missing(fixture_text):
     exp = dict(FIXTURE_EXPECTED, clients=FIXTURE_EXPECTED["clients"] + ["org3"])
     _expect_error(fixture_text, r"expected client 'org3' has no kit", expected=exp)

@@ -33,7 +33,7 @@ def make_dataset(data_dir, marker=None):
     return str(data_dir)
 
 
-EMPTY = {"kit": False, "cert_sha256": "", "dataset": False, "demo_marker": ""}
+EMPTY = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": ""}
 
 
 def test_kit_and_dataset_present(tmp_path):
@@ -41,7 +41,20 @@ def test_kit_and_dataset_present(tmp_path):
     data = make_dataset(tmp_path / "data" / "org1-a", MARKER_TEXT.encode("utf-8"))
     found = site_files([{"name": "org1-a", "kit_dir": kit, "dataset_dir": data}])
     assert found == {"org1-a": {"kit": True, "cert_sha256": hashlib.sha256(CERT + b"org1-a").hexdigest(),
-                                "dataset": True, "demo_marker": MARKER_TEXT}}
+                                "connection_sha256": "", "dataset": True, "demo_marker": MARKER_TEXT}}
+
+
+def test_where_the_site_connects_is_fingerprinted_apart(tmp_path):
+    kit = make_kit(tmp_path / "org1-a", CERT + b"org1-a")
+    with open(os.path.join(kit, "startup", "fed_client.json"), "wb") as fh:
+        fh.write(b'{"servers": [{"name": "fl.example.org"}]}')
+    first = site_files([{"name": "org1-a", "kit_dir": kit}])["org1-a"]
+    assert first["connection_sha256"] == hashlib.sha256(b'{"servers": [{"name": "fl.example.org"}]}').hexdigest()
+    # Provisioned again with the same audit file: same certificate, another server port.
+    with open(os.path.join(kit, "startup", "fed_client.json"), "wb") as fh:
+        fh.write(b'{"servers": [{"name": "fl.example.org", "port": 8102}]}')
+    second = site_files([{"name": "org1-a", "kit_dir": kit}])["org1-a"]
+    assert second["cert_sha256"] == first["cert_sha256"] and second["connection_sha256"] != first["connection_sha256"]
 
 
 def test_several_sites_each_their_own(tmp_path):
@@ -156,3 +169,21 @@ def test_site_without_name_or_kit_dir(site):
     with pytest.raises(SiteFilesError) as err:
         site_files([site])
     assert "every site needs a name and a kit_dir" in str(err.value) and repr(site) in str(err.value)
+
+
+def test_departed_kits_are_the_site_kits_of_sites_no_longer_in_the_federation(tmp_path):
+    root = tmp_path / "kits"
+    for name in ("org1-a", "org3", "org9"):
+        make_kit(root / name, CERT + name.encode())
+        with open(str(root / name / "startup" / "fed_client.json"), "w") as fh:
+            fh.write("{}")
+    # The admin's kit has a client certificate too, and no fed_client.json.
+    make_kit(root / "admin", CERT + b"admin")
+    with open(str(root / "admin" / "startup" / "fed_admin.json"), "w") as fh:
+        fh.write("{}")
+    os.makedirs(str(root / "server" / "startup"))  # not a site kit
+    os.makedirs(str(root / "notes"))  # the user's folder, no kit
+    make_kit(root / ".kits", CERT)  # hidden: the shipped zips' folder
+    assert sf.departed_kits(str(root), ["org1-a", "org1-b"]) == ["org3", "org9"]
+    assert sf.departed_kits(str(root), ["org1-a", "org3", "org9"]) == []
+    assert sf.departed_kits(str(tmp_path / "absent"), []) == []

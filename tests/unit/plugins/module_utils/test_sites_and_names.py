@@ -117,7 +117,7 @@ def test_site_containers_carry_each_sites_mounts_gpus_and_labels():
     sites = fed.machine_sites([{"name": "a", "org": "o", "dataset_dir": "/d/a", "gpus": [1]},
                                {"name": "b", "org": "o", "gpus": "all"}], DEFAULTS)
     base = {"image": "img", "labels": {"org.clarafl.project": "p", "org.clarafl.component": "client"}}
-    specs = fed.site_containers(sites, base, {"a": {"cert_sha256": "abc"}})
+    specs = fed.site_containers(sites, base, {"a": {"cert_sha256": "abc", "connection_sha256": "c0"}})
     a, b = specs
     assert a["name"] == "clarafl-p-a" and a["init"] is True and a["image"] == "img"
     assert a["volumes"] == ["/opt/clarafl/p/a:/workspace/site", "/d/a:/workspace/data:ro"]
@@ -125,7 +125,8 @@ def test_site_containers_carry_each_sites_mounts_gpus_and_labels():
     assert a["device_requests"] == [{"driver": "nvidia", "device_ids": ["1"], "capabilities": [["gpu"]]}]
     assert b["device_requests"] == [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
     assert a["labels"]["org.clarafl.site"] == "a" and a["labels"]["org.clarafl.kit"] == "abc"
-    assert b["labels"]["org.clarafl.kit"] == ""
+    assert a["labels"]["org.clarafl.connection"] == "c0"
+    assert b["labels"]["org.clarafl.kit"] == "" and b["labels"]["org.clarafl.connection"] == ""
     assert base["labels"] == {"org.clarafl.project": "p", "org.clarafl.component": "client"}
     # the settings' hash changes with any setting of the site, not with the kit
     again = fed.site_containers(sites, base, {})
