@@ -84,11 +84,14 @@ def _number(key, value, problems):
     return number
 
 
-def federated_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=(), demo=False):
+def federated_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=(), demo=False,
+                      cross_validation=None):
     """The server and client configs to upload, and what was done to them.
 
     SERVER_TEXT / CLIENT_TEXT: the app's config texts, None when it lacks the file. SETTINGS: servers[0] values
     the inventory sets (None or empty: keep the app's). PERSISTOR / TRAINER: used only for a missing config.
+    CROSS_VALIDATION: True / False writes the client config's ``cross_validate`` (the engine then runs cross-site
+    validation after training, or not); None keeps the app's value.
     Returns {server, client, num_rounds, written, kept, warnings, problems, lines} (lists of sentences; lines
     is what the role prints);
     with problems, the configs are not to be used.
@@ -167,11 +170,30 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
         if missing and unknown:
             warnings.append("Sites without a weight in aggregation_weights (the engine gives them 1.0): %s."
                             % ", ".join(missing))
+    _cross_validation(client, cross_validation, written, kept, problems)
     rounds = first.get("num_rounds")
     result = dict(server=server, client=client, num_rounds=rounds if isinstance(rounds, int) else None,
                   written=written, kept=kept, warnings=warnings, problems=problems)
     result["lines"] = config_lines(result)
     return result
+
+
+def _cross_validation(client, wanted, written, kept, problems):
+    """Write (or keep and say) the client config's cross_validate flag."""
+    key = "%s: cross_validate" % CLIENT_CONFIG
+    old = client.get("cross_validate")
+    if wanted is None:
+        if "cross_validate" in client:
+            kept.append("%s = %s (the MMAR's own)" % (key, json.dumps(old)))
+        return
+    if not isinstance(wanted, bool):
+        problems.append("fl_admin_cross_validation must be true, false or null (keep the MMAR's), got %r." % (wanted,))
+        return
+    client["cross_validate"] = wanted
+    if "cross_validate" in client and old is not None and old != wanted:
+        written.append("%s = %s (fl_admin_cross_validation; the MMAR had %s)" % (key, json.dumps(wanted), json.dumps(old)))
+    else:
+        written.append("%s = %s (fl_admin_cross_validation)" % (key, json.dumps(wanted)))
 
 
 def config_lines(result):

@@ -339,3 +339,21 @@ def test_missing_data_fails_with_one_clear_message(demo_python, fresh_mmar, tmp_
         assert r["message"].startswith("clarafl demo: site site-x has no training data: %s " % path), r
         assert "demo_data.py --site-index" in r["message"] and "/workspace/data" in r["message"]
         assert r["errors"] == [r["message"]]      # logged once, as an error line
+
+
+def test_cross_validation_is_off_by_default_and_its_parts_exist():
+    with open(os.path.join(MMAR, "config", "config_fed_client.json")) as fh:
+        client = json.load(fh)
+    assert client["cross_validate"] is False
+    xval = client["cross_site_validation"]
+    # The engine takes only a truthy is_participating; its own default is to keep the site's model back.
+    assert xval["is_participating"] is True
+    module, cls = xval["model_validator"]["path"].rsplit(".", 1)
+    with open(os.path.join(MMAR, "custom", module + ".py")) as fh:
+        assert re.search(r"^class %s\(Validator\):" % cls, fh.read(), re.M)
+    # The engine's validation process reads both files from the MMAR (no fallback to the kit's).
+    with open(os.path.join(MMAR, "config", "environment.json")) as fh:
+        env = json.load(fh)
+    assert env["PROCESSING_TASK"] and env["MMAR_CKPT_DIR"]
+    with open(os.path.join(MMAR, "config", "config_train.json")) as fh:
+        assert isinstance(json.load(fh), dict)

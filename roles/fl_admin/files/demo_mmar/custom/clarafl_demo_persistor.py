@@ -9,7 +9,9 @@ Named in config/config_fed_server.json as ``clarafl_demo_persistor.DemoModelPers
   standardisation fitted on the server's held-out split, scores it and writes the round-0
   record.
 * ``save_model`` (after every aggregation) scores the new global model on the same held-out
-  split, appends one line to ``metrics.jsonl`` and rewrites ``global_model.npz``.
+  split, appends one line to ``metrics.jsonl`` and rewrites ``global_model.npz``; it also registers
+  that file as ``FL_global_model`` in the engine's model registry, which cross-site validation
+  (client config ``"cross_validate": true``) sends to every site after training.
 
 The held-out split is 20 % of scikit-learn's bundled breast-cancer data, chosen by the same
 fixed-seed split that ``demo_data.py`` uses, so no site trains on it. Output goes to the run
@@ -31,7 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
-from nvflare.apis.fl_constant import FLConstants
+from nvflare.apis.fl_constant import CrossValConstants, FLConstants
 from nvflare.apis.learnable import Learnable
 from nvflare.apis.model_persistor import ModelPersistor
 
@@ -39,6 +41,8 @@ import clarafl_demo_common as common
 
 METRICS_FILE = "metrics.jsonl"
 MODEL_FILE = "global_model.npz"
+# The name the engine's own persistors give the global model in cross-site validation results.
+GLOBAL_MODEL_KEY = "FL_global_model"
 
 
 def _mmar_root_from_file():
@@ -143,3 +147,14 @@ class DemoModelPersistor(ModelPersistor):
         else:
             self._round += 1
         self._record(weights, "aggregated", None if engine_round is None else int(engine_round))
+        self._register_for_cross_validation(fl_ctx)
+
+    def _register_for_cross_validation(self, fl_ctx):
+        # The registry only holds a path: the server reads the file when a site asks for the model.
+        registry = fl_ctx.get_prop(CrossValConstants.ML_MODEL_REGISTRY) if fl_ctx is not None else None
+        if registry is None:
+            return
+        from nvflare.utils.ml_model_registry import MLModelEntry
+
+        registry.register_model(GLOBAL_MODEL_KEY, MLModelEntry(GLOBAL_MODEL_KEY, files={"npz": self.model_path}),
+                                override=True)
