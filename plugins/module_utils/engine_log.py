@@ -32,6 +32,9 @@ MAX_LINE = 300
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - \S+ - [A-Z]+ - ")
 _ENGINE_SAYS = re.compile(r"(?:FL (?:client|server) )?execution exception: .+", re.IGNORECASE)
+# A site started with start_mgpu runs ``python -m torch.distributed.launch``; an image without torch says only:
+# "/usr/local/bin/python: Error while finding module specification for 'torch.distributed.launch' (...)".
+_LAUNCH_FAILED = re.compile(r"Error while finding module specification for '[^']+' \(.+\)")
 # "ValueError: ...", "dlmed.common.excepts.ConfigError: ...", "KeyError: 'heart_beat_timeout'"; not warnings.
 _EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::\s.*)?$")
 # A frame of the app's own code (its custom/ folder), e.g. File ".../run_2/mmar_server/custom/x.py", line 9, in f
@@ -69,13 +72,14 @@ def failure_lines(text):
     said, exceptions, frames = [], [], []
     attempt = latest_attempt(text)
     # A failure is a traceback or the engine saying so; an exception name in a healthy log is not one.
-    if not any("Traceback (most recent call last)" in line or _ENGINE_SAYS.search(line) for line in attempt):
+    if not any("Traceback (most recent call last)" in line or _ENGINE_SAYS.search(line) or _LAUNCH_FAILED.search(line)
+               for line in attempt):
         return []
     for raw in attempt:
         line = _TIMESTAMP.sub("", raw.strip())
         if not line:
             continue
-        match = _ENGINE_SAYS.search(line)
+        match = _ENGINE_SAYS.search(line) or _LAUNCH_FAILED.search(line)
         if match:
             said.append(match.group(0))
             continue

@@ -222,6 +222,33 @@ def shared_machines(hosts, hostvars, clients=()):
     return problems
 
 
+def start_commands(hosts, hostvars):
+    """The console commands that start the training on every site of the client machines HOSTS.
+
+    A site that lists more than one GPU (its gpus, else its host's fl_client_gpus) starts on all of them with
+    ``start_mgpu client <n> <site>``; the others together with ``start client`` (every registered site when none
+    lists several GPUs, as the runbook does; by name otherwise, so no site is started twice). ``gpus: all`` is one
+    process: the count is not known before the machine is looked at.
+    """
+    single, multi = [], []
+    for site_host in hosts:
+        hv = hostvars[site_host]
+        default = hv.get("fl_client_gpus", "none")
+        entries = host_sites(site_host, hv)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            gpus = _gpu_list(entry.get("gpus", default))
+            if isinstance(gpus, list) and len(gpus) > 1:
+                multi.append((str(entry.get("name")), len(gpus)))
+            else:
+                single.append(str(entry.get("name")))
+    if not multi:
+        return ["start client"]
+    commands = ["start client %s" % " ".join(single)] if single else []
+    return commands + ["start_mgpu client %d %s" % (count, name) for name, count in multi]
+
+
 def _gpu_list(gpus):
     if gpus in NO_GPUS:
         return []

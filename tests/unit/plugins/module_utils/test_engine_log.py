@@ -48,6 +48,14 @@ def test_a_site_whose_app_imports_a_missing_package():
     ]
 
 
+def test_a_site_started_on_several_gpus_in_an_image_without_torch():
+    # start_mgpu runs python -m torch.distributed.launch; the engine logs one line and the site stops training.
+    assert el.failure_lines(log("site-start-mgpu-no-torch.txt")) == [
+        "Error while finding module specification for 'torch.distributed.launch' "
+        "(ModuleNotFoundError: No module named 'torch')",
+    ]
+
+
 def test_a_site_whose_app_lacks_its_log_config_is_quoted_from_its_latest_attempt_only():
     # The log holds two identical attempts: the lines of the latest one, once each.
     assert el.failure_lines(log("site-missing-log-config.txt")) == [

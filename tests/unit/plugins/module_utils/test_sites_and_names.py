@@ -199,3 +199,25 @@ def test_dataset_checks_skip_folders_the_collection_writes():
                {"name": "c", "org": "o"}]
     sites = fed.machine_sites(entries, DEFAULTS)
     assert fed.dataset_checks(sites) == [{"path": "/d/a", "what": "The dataset folder of site a", "kind": "dir"}]
+
+
+def test_start_commands_start_a_site_listing_several_gpus_on_all_of_them():
+    hv = {"h1": {"fl_sites": [{"name": "a", "org": "o", "gpus": [0, 1]}, {"name": "b", "org": "o", "gpus": [2]}]},
+          "h2": {"fl_sites": [{"name": "c", "org": "o"}], "fl_client_gpus": "0,1,2,3"},
+          "h3": {"fl_sites": [{"name": "d", "org": "o", "gpus": "all"}]}}
+    assert fed.start_commands(["h1", "h2", "h3"], hv) == [
+        "start client b d", "start_mgpu client 2 a", "start_mgpu client 4 c"]
+    # Nobody with several GPUs: the runbook's one command, for every registered site.
+    assert fed.start_commands(["h3"], hv) == ["start client"]
+    one = {"h": {"fl_sites": [{"name": "x", "org": "o", "gpus": "none"}, {"name": "y", "org": "o", "gpus": [0]}]}}
+    assert fed.start_commands(["h"], one) == ["start client"]
+    # Only multi-GPU sites: no start client at all (it would start them twice).
+    only = {"h": {"fl_sites": [{"name": "x", "org": "o", "gpus": [0, 1, 2]}]}}
+    assert fed.start_commands(["h"], only) == ["start_mgpu client 3 x"]
+
+
+def test_departed_registered_and_their_kit_entries():
+    status = {"registered_clients": [{"name": "org1-a"}, {"name": "org4"}, {"name": "org3"}, "garbled"]}
+    assert fed.departed_registered(status, ["org1-a", "org2"]) == ["org3", "org4"]
+    assert fed.departed_registered({}, ["org1-a"]) == []
+    assert fed.site_kit_entries(["org4"]) == ["org4", ".kits/org4.zip", ".kits/org4.zip.extracted"]

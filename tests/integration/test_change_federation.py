@@ -1,0 +1,156 @@
+"""A federation that changes, on the real engine: a fourth site joins a trained three-site federation without
+re-keying (the sites' certificates and keys stay byte for byte, their containers and the server keep running), is
+registered and trains in the next run; then it leaves: nothing of it is left on its machine but its data, the
+server forgets it, and the next run trains with three.
+
+The workspace starts as one from before the project audit file (its audit file only in its run's folder), so the
+migration is what carries the root CA over. One federation serves the tests in order.
+"""
+import json
+import os
+import uuid
+
+import pytest
+import yaml
+
+from conftest import REPO, docker, run_playbook, write_local_inventory
+
+SITE = os.path.join(REPO, "site.yml")
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("change")
+    project = "itchg_%s" % uuid.uuid4().hex[:6]
+    path = write_local_inventory(tmp, project, 8222, extra={"fl_admin_num_rounds": 2})
+    info = {"tmp": tmp, "project": project, "inventory": path}
+    yield info
+    run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=path,
+                 extra_vars={"teardown_provisioning_workspace": True})
+
+
+def with_sites(fed, sites, name):
+    """A copy of the inventory whose one host runs SITES [(name, org)]."""
+    with open(fed["inventory"]) as f:
+        inv = yaml.safe_load(f)
+    inv["all"]["children"]["fl_clients"]["hosts"]["localhost"]["fl_sites"] = [
+        {"name": site, "org": org} for site, org in sites]
+    for _site, org in sites:
+        inv["all"]["vars"]["fl_org_policies"].setdefault(org, "relaxed")
+    path = fed["tmp"] / name
+    path.write_text(yaml.safe_dump(inv))
+    return str(path)
+
+
+THREE = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
+FOUR = THREE + [("org4", "org4")]
+
+
+def kit(fed, *parts):
+    return fed["tmp"].joinpath("kits", *parts)
+
+
+def digests(fed, sites):
+    out = {}
+    for site in sites:
+        for name in ("client.crt", "client.key", "rootCA.pem"):
+            out["%s/%s" % (site, name)] = kit(fed, site, "startup", name).read_bytes()
+    out["server/server.crt"] = kit(fed, "server", "startup", "server.crt").read_bytes()
+    out["server/server.key"] = kit(fed, "server", "startup", "server.key").read_bytes()
+    return out
+
+
+def started(fed, components):
+    """{component: (container id, start time)}: a restarted or recreated container changes either."""
+    out = {}
+    for component in components:
+        name = "clarafl-%s-%s" % (fed["project"], component)
+        res = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", name, check=False)
+        out[component] = res.stdout.strip() if res.returncode == 0 else None
+    return out
+
+
+def summary(fed, run):
+    with open(str(kit(fed, "admin", "run_%d-summary.json" % run))) as f:
+        return json.load(f)
+
+
+def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
+    first = run_playbook(SITE, inventory=fed["inventory"])
+    assert first.rc == 0, first.output[-4000:]
+    assert sorted(summary(fed, 1)["contributions"]) == ["org1-a", "org1-b", "org2"]
+    workspace = fed["tmp"] / "workspace"
+    # As a workspace made before the project audit file: only the run's own audit file is there.
+    (workspace / "audit.pkl").unlink()
+    state = json.loads((workspace / "state.json").read_text())
+    assert (workspace / "runs" / state["run"] / "audit.pkl").is_file()
+    before = digests(fed, [s for s, _ in THREE])
+    running = started(fed, ["server", "org1-a", "org1-b", "org2"])
+
+    four = with_sites(fed, FOUR, "four.yml")
+    added = run_playbook(SITE, inventory=four, extra_vars={"fl_admin_run_number": 2})
+    assert added.rc == 0, added.output[-4000:]
+    out = " ".join(added.output.split())
+    assert "the project changed since run %s: sites added: org4" % state["run"] in out
+    assert "keeps the root CA and every existing certificate, key and kit password" in out
+    # Certificates, keys and the root CA of the server and the three sites, byte for byte; their containers too.
+    assert digests(fed, [s for s, _ in THREE]) == before
+    assert started(fed, ["server", "org1-a", "org1-b", "org2"]) == running
+    # The new site's certificate is signed by the same root CA.
+    assert kit(fed, "org4", "startup", "rootCA.pem").read_bytes() == before["org1-a/rootCA.pem"]
+    assert (workspace / "audit.pkl").is_file() and oct((workspace / "audit.pkl").stat().st_mode & 0o777) == "0o600"
+    result = summary(fed, 2)
+    assert result["finished"] is True and result["rounds_done"] == 2
+    assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2", "org4"]
+    assert result["contributions"]["org4"] >= 1
+
+    again = run_playbook(SITE, inventory=four, extra_vars={"fl_admin_run_number": 2})
+    assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
+
+
+def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
+    running = started(fed, ["server", "org1-a", "org1-b", "org2"])
+    data = fed["tmp"] / "data" / "org4"
+    assert data.is_dir()
+    gone = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_run_number": 3})
+    assert gone.rc == 0, gone.output[-4000:]
+    out = " ".join(gone.output.split())
+    assert "org4 no longer in the inventory: removing its container and kit" in out
+    assert "org4 no longer in the inventory: removing it from the server (remove_client)" in out
+    # Nothing of it on its machine but its data; nobody else restarted.
+    assert started(fed, ["org4"]) == {"org4": None}
+    assert not kit(fed, "org4").exists()
+    assert not kit(fed, ".kits", "org4.zip").exists() and not kit(fed, ".kits", "org4.zip.extracted").exists()
+    assert data.is_dir() and any(data.iterdir())
+    assert started(fed, ["server", "org1-a", "org1-b", "org2"]) == running
+    result = summary(fed, 3)
+    assert result["finished"] is True and result["rounds_done"] == 2
+    assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2"]
+    assert "org4" not in out.split("Run 3 of clarafl_demo")[-1]
+
+    again = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_run_number": 3})
+    assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
+
+
+def test_a_training_server_is_not_replaced_unless_asked(fed):
+    # A run left training (the role does not wait for it), then a server setting that needs a new container.
+    training = run_playbook(SITE, inventory=fed["inventory"],
+                            extra_vars={"fl_admin_run_number": 4, "fl_admin_num_rounds": 30, "fl_admin_wait": False})
+    assert training.rc == 0, training.output[-4000:]
+    running = started(fed, ["server"])
+    refused = run_playbook(SITE, inventory=fed["inventory"],
+                           extra_vars={"fl_admin_run_number": 4, "fl_server_shm_size": "2g"})
+    assert refused.rc != 0
+    out = " ".join(refused.output.split())
+    assert "would be replaced" in out and "while it trains run 4" in out
+    assert "Replacing it loses the run, which is then trained again from its start" in out
+    assert "fl_server_restart_during_training=true" in out
+    assert started(fed, ["server"]) == running
+
+    # Asked for: replaced, and the lost run is trained again (the role's plan for a run the server lost).
+    replaced = run_playbook(SITE, inventory=fed["inventory"],
+                            extra_vars={"fl_admin_run_number": 4, "fl_admin_num_rounds": 2, "fl_server_shm_size": "2g",
+                                        "fl_server_restart_during_training": True})
+    assert replaced.rc == 0, replaced.output[-4000:]
+    assert started(fed, ["server"]) != running
+    assert summary(fed, 4)["finished"] is True
