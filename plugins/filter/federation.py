@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clarafl.federation.plugins.module_utils import federation
+from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import matrix_lines
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import (
     app_leftovers, federated_configs, run_summary)
 from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
@@ -132,6 +133,13 @@ def fl_training_summary(summary):
     else:
         lines.append('The MMAR wrote no validation metric%s: rounds and contributions are the engine\'s.'
                      % (' (no %s)' % summary['metrics_path'] if summary.get('metrics_path') else ''))
+    matrix = summary.get('cross_site_validation')
+    if isinstance(matrix, dict):
+        lines.append('Cross-site validation (%s; rows: models, columns: the data of each site):' % (matrix.get('metric') or 'no metric'))
+        lines.extend(matrix.get('lines') or matrix_lines(matrix))
+        if matrix.get('aborted'):
+            lines.append('Still validating after %s s, stopped (abort client): %s' % (
+                matrix.get('timeout', '?'), ', '.join(matrix['aborted'])))
     return lines
 
 
@@ -228,9 +236,11 @@ def fl_round_lines(history, contributions=None):
     return lines
 
 
-def fl_mmar_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=None, demo=False):
+def fl_mmar_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=None, demo=False,
+                    cross_validation=None):
     """The federated configs to upload with an MMAR and what was written into them (module_utils/mmar_config.py)."""
-    return federated_configs(server_text, client_text, settings, persistor, trainer, sites or [], bool(demo))
+    return federated_configs(server_text, client_text, settings, persistor, trainer, sites or [], bool(demo),
+                             cross_validation)
 
 
 def fl_run_summary(metrics_text, fields):
@@ -267,6 +277,11 @@ def fl_departed_registered(status, sites):
     return federation.departed_registered(status, sites)
 
 
+def fl_start_commands(hosts, hostvars):
+    """start client / start_mgpu client <n> <site> for the sites of the client machines HOSTS."""
+    return federation.start_commands(_hosts(hosts, 'fl_start_commands'), hostvars)
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
@@ -279,4 +294,5 @@ class FilterModule(object):
                 'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
-                'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered}
+                'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,
+                'fl_start_commands': fl_start_commands}

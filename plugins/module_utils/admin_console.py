@@ -569,8 +569,14 @@ def lagging_sites(status, sites):
             or (clients.get(s) or {}).get("status") != "training started"]
 
 
+VALIDATING = "cross site validation"
+# A site goes from its last round to its validation at once; once none validates for this long, no more will.
+VALIDATION_SETTLE = 15.0
+
+
 def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False, interval=2.0,
-         watch_max=60.0, clock=None, sleep=None, retry_errors=False, diagnose=None, diagnose_after=20.0):
+         watch_max=60.0, clock=None, sleep=None, retry_errors=False, diagnose=None, diagnose_after=20.0,
+         validation=None):
     """The one wait of the admin side: read the federation's status until WAIT_FOR holds.
 
     read(watch) returns (status, history, contributions) from one console session: the status at its end
@@ -585,21 +591,30 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
     With DIAGNOSE (``stopped`` only), a training whose round has not moved for DIAGNOSE_AFTER seconds has its
     engine logs read: diagnose(status) returns {target: [lines]} (engine_log.failure_lines), and any lines end
     the wait at once as ``failed`` with those ``failures`` (an app that cannot start is not a site that hangs).
-    Returns {done, stalled, failed, failures, timed_out, lagging_sites, missing_sites, seen_training, status,
-    history, contributions, waited}; it never raises for a condition that does not hold in time.
+      * ``validated``: the cross-site validation after a training: VALIDATION() reads ``validate all`` into a
+        matrix (cross_validation.validation_matrix); done when the matrix is complete, or when no site of SITES
+        has been validating (status "cross site validation") for VALIDATION_SETTLE seconds (a site that opted
+        out, or whose validation failed, leaves its cells missing). On TIMEOUT, ``validating_sites`` names the
+        sites still validating (the engine's remedy is ``abort client <site>``).
+    Returns {done, stalled, failed, failures, timed_out, lagging_sites, missing_sites, validating_sites, matrix,
+    seen_training, status, history, contributions, waited}; it never raises for a condition that does not hold in
+    time.
     """
     import time  # pylint: disable=import-outside-toplevel
     clock = clock or time.time
     sleep = sleep or time.sleep
-    if wait_for not in ("registered", "stopped"):
-        raise ValueError("wait_for must be registered or stopped, got %r" % (wait_for,))
+    if wait_for not in ("registered", "stopped", "validated"):
+        raise ValueError("wait_for must be registered, stopped or validated, got %r" % (wait_for,))
+    if wait_for == "validated" and validation is None:
+        raise ValueError("wait_for validated needs validation, the reader of validate all")
     start = clock()
     deadline = start + float(timeout)
     moved = start
     last_round = None
     out = dict(done=False, stalled=False, failed=False, failures={}, timed_out=False, lagging_sites=[],
-               missing_sites=list(sites), seen_training=bool(seen_training), status={}, history=[], contributions={},
-               waited=0.0)
+               missing_sites=list(sites), validating_sites=[], matrix=None, seen_training=bool(seen_training),
+               status={}, history=[], contributions={}, waited=0.0)
+    last_validating = start
     diagnosed = start
     have_status = False
     have_read = False
@@ -637,6 +652,14 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         if wait_for == "registered":
             out["missing_sites"] = [s for s in sites if not _answers(status, s)]
             out["done"] = not out["missing_sites"]
+        elif wait_for == "validated":
+            clients = status.get("clients") or {}
+            out["validating_sites"] = [s for s in sites if (clients.get(s) or {}).get("status") == VALIDATING]
+            if out["validating_sites"]:
+                last_validating = clock()
+            out["matrix"] = validation()
+            out["done"] = ((out["matrix"] or {}).get("state") == "complete"
+                           or (not out["validating_sites"] and clock() - last_validating >= VALIDATION_SETTLE))
         else:
             out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
             now = clock()
@@ -657,7 +680,7 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         if clock() >= deadline:
             out["timed_out"] = True
             return out
-        if wait_for == "registered":
+        if wait_for in ("registered", "validated"):
             sleep(min(interval, max(0.0, deadline - clock())))
 
 

@@ -74,6 +74,7 @@ RANGES = {
     "docker_start_timeout": (1, None),
     "fl_server_start_timeout": (1, None),
     "fl_admin_wait_timeout": (1, None),
+    "fl_admin_validation_timeout": (1, None),
     "fl_admin_registration_timeout": (1, None),
     "fl_admin_stall_timeout": (1, None),
     "fl_admin_max_recoveries": (0, None),

@@ -187,13 +187,13 @@ def _cross_validation(client, wanted, written, kept, problems):
             kept.append("%s = %s (the MMAR's own)" % (key, json.dumps(old)))
         return
     if not isinstance(wanted, bool):
-        problems.append("fl_admin_cross_validation must be true, false or null (keep the MMAR's), got %r." % (wanted,))
+        problems.append("fl_admin_cross_site_validation must be true, false or null (keep the MMAR's), got %r." % (wanted,))
         return
     client["cross_validate"] = wanted
     if "cross_validate" in client and old is not None and old != wanted:
-        written.append("%s = %s (fl_admin_cross_validation; the MMAR had %s)" % (key, json.dumps(wanted), json.dumps(old)))
+        written.append("%s = %s (fl_admin_cross_site_validation; the MMAR had %s)" % (key, json.dumps(wanted), json.dumps(old)))
     else:
-        written.append("%s = %s (fl_admin_cross_validation)" % (key, json.dumps(wanted)))
+        written.append("%s = %s (fl_admin_cross_site_validation)" % (key, json.dumps(wanted)))
 
 
 def config_lines(result):

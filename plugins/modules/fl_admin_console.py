@@ -144,8 +144,13 @@ options:
         RV(history) and RV(contributions) over the whole wait. With O(stall_timeout), the wait also ends when the
         round has not moved for that long while the server trains; RV(waited.lagging_sites) names the sites that
         lag behind the others (not registered, not training, or fewer contributions).
+      - V(validated) - the cross-site validation after a training. Reads C(validate all) into RV(waited.matrix)
+        until every model has a result on every site in O(sites), or no site has been validating (status
+        C(cross site validation)) for 15 s. A site that opted out or whose validation failed leaves its cells
+        missing (said in RV(waited.matrix.missing)); on O(wait_timeout), RV(waited.validating_sites) names the sites
+        still validating (the engine's remedy, C(abort client <site>), is left to the caller).
     type: str
-    choices: [registered, stopped]
+    choices: [registered, stopped, validated]
   wait_timeout:
     description:
       - Seconds O(wait_for) waits at most.
@@ -517,6 +522,16 @@ waited:
       description: With O(wait_for=registered), the sites that do not answer yet.
       type: list
       elements: str
+    validating_sites:
+      description: With O(wait_for=validated), the sites still validating when the wait ended.
+      type: list
+      elements: str
+    matrix:
+      description:
+        - With O(wait_for=validated), the results of C(validate all) as the C(clarafl.federation.fl_validation_matrix)
+          filter returns them (models, sites, values, metric, metrics, missing, problems, state) plus C(lines), the
+          table.
+      type: dict
     seen_training:
       description: The training was seen training (during this wait or, with O(seen_training), before).
       type: bool
@@ -555,6 +570,10 @@ rejoined:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (
+    matrix_lines,
+    validation_matrix,
+)
 from ansible_collections.clarafl.federation.plugins.module_utils.engine_log import (
     failure_lines,
     quote_failures,
@@ -683,8 +702,15 @@ def run_wait(module, p, ret):
         if p["wait_for"] == "stopped" and p["diagnose_after"] > 0:
             def diagnose(status):
                 return read_failures(read_logs, log_targets(status, p["sites"]))
+        validation = None
+        if p["wait_for"] == "validated":
+            def validation():
+                return validation_matrix(read_logs(["validate all"]).get("validate all"), sites=p["sites"] or [])
         out = wait(read, p["wait_for"], p["wait_timeout"], sites=p["sites"] or [], stall_timeout=p["stall_timeout"],
-                   seen_training=p["seen_training"], diagnose=diagnose, diagnose_after=p["diagnose_after"] or 20)
+                   seen_training=p["seen_training"], diagnose=diagnose, diagnose_after=p["diagnose_after"] or 20,
+                   validation=validation, interval=5.0 if validation else 2.0)
+        if out.get("matrix") is not None:
+            out["matrix"]["lines"] = matrix_lines(out["matrix"])
         if p["wait_for"] == "stopped":
             rounds = [h.get("max_round") for h in out["history"] + [out["status"]] if isinstance(h.get("max_round"), int)]
             out["num_rounds"] = max(rounds) if rounds else None
@@ -777,7 +803,7 @@ def main():
             watch=dict(type="float", default=0),
             watch_interval=dict(type="float", default=1),
             hung_start=dict(type="str", default="fail", choices=["fail", "report"]),
-            wait_for=dict(type="str", choices=["registered", "stopped"]),
+            wait_for=dict(type="str", choices=["registered", "stopped", "validated"]),
             wait_timeout=dict(type="float", default=180),
             stall_timeout=dict(type="float", default=0),
             seen_training=dict(type="bool", default=False),

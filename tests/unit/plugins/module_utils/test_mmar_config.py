@@ -411,7 +411,7 @@ def test_cross_validation_is_written_into_the_client_config_and_said(wanted):
     out = configs(cross_validation=wanted)
     assert out["problems"] == []
     assert out["client"]["cross_validate"] is wanted
-    line = "config/config_fed_client.json: cross_validate = %s (fl_admin_cross_validation)" % json.dumps(wanted)
+    line = "config/config_fed_client.json: cross_validate = %s (fl_admin_cross_site_validation)" % json.dumps(wanted)
     assert out["written"] == [line]
     assert out["lines"][0] == "Written into the MMAR's configs: " + line
     # Everything else of the app's client config is kept.
@@ -422,9 +422,9 @@ def test_cross_validation_over_the_apps_value_says_what_it_had():
     out = configs(client=client_text(cross_validate=False), cross_validation=True)
     assert out["client"]["cross_validate"] is True
     assert out["written"] == ["config/config_fed_client.json: cross_validate = true "
-                              "(fl_admin_cross_validation; the MMAR had false)"]
+                              "(fl_admin_cross_site_validation; the MMAR had false)"]
     out = configs(client=client_text(cross_validate=True), cross_validation=True)
-    assert out["written"] == ["config/config_fed_client.json: cross_validate = true (fl_admin_cross_validation)"]
+    assert out["written"] == ["config/config_fed_client.json: cross_validate = true (fl_admin_cross_site_validation)"]
 
 
 def test_cross_validation_none_keeps_the_apps_value_and_says_it_when_there_is_one():
@@ -442,12 +442,12 @@ def test_cross_validation_in_a_written_client_config():
     out = configs(client=None, trainer=TRAINER, cross_validation=True)
     assert out["problems"] == []
     assert out["client"]["cross_validate"] is True
-    assert out["written"][-1] == "config/config_fed_client.json: cross_validate = true (fl_admin_cross_validation)"
+    assert out["written"][-1] == "config/config_fed_client.json: cross_validate = true (fl_admin_cross_site_validation)"
 
 
 @pytest.mark.parametrize("wanted", ["yes", 1, "true", {}])
 def test_cross_validation_must_be_a_boolean(wanted):
     out = configs(cross_validation=wanted)
-    assert out["problems"] == ["fl_admin_cross_validation must be true, false or null (keep the MMAR's), got %r."
+    assert out["problems"] == ["fl_admin_cross_site_validation must be true, false or null (keep the MMAR's), got %r."
                                % (wanted,)]
     assert "cross_validate" not in (out["client"] or {})
