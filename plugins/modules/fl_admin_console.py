@@ -147,7 +147,7 @@ options:
       - V(validated) - the cross-site validation after a training. Reads C(validate all) into RV(waited.matrix)
         until every model has a result on every site in O(sites), or no site has been validating (status
         C(cross site validation)) for 15 s. A site that opted out or whose validation failed leaves its cells
-        missing (said in RV(waited.matrix.missing)); on O(wait_timeout), RV(waited.validating_sites) names the sites
+        missing (said in the C(missing) list of RV(waited.matrix)); on O(wait_timeout), RV(waited.validating_sites) names the sites
         still validating (the engine's remedy, C(abort client <site>), is left to the caller).
     type: str
     choices: [registered, stopped, validated]

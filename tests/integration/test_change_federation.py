@@ -84,7 +84,7 @@ def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
     (workspace / "audit.pkl").unlink()
     state = json.loads((workspace / "state.json").read_text())
     assert (workspace / "runs" / state["run"] / "audit.pkl").is_file()
-    before = digests(fed, [s for s, _ in THREE])
+    before = digests(fed, [name for name, _org in THREE])
     running = started(fed, ["server", "org1-a", "org1-b", "org2"])
 
     four = with_sites(fed, FOUR, "four.yml")
@@ -94,7 +94,7 @@ def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
     assert "the project changed since run %s: sites added: org4" % state["run"] in out
     assert "keeps the root CA and every existing certificate, key and kit password" in out
     # Certificates, keys and the root CA of the server and the three sites, byte for byte; their containers too.
-    assert digests(fed, [s for s, _ in THREE]) == before
+    assert digests(fed, [name for name, _org in THREE]) == before
     assert started(fed, ["server", "org1-a", "org1-b", "org2"]) == running
     # The new site's certificate is signed by the same root CA.
     assert kit(fed, "org4", "startup", "rootCA.pem").read_bytes() == before["org1-a/rootCA.pem"]
@@ -125,7 +125,7 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     result = summary(fed, 3)
     assert result["finished"] is True and result["rounds_done"] == 1
     assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2"]
-    assert "org4" not in out.split("Run 3 of clarafl_demo")[-1]
+    assert "org4" not in out.rsplit("Run 3 of clarafl_demo", maxsplit=1)[-1]
 
     # Cross-site validation: the global model and each site's own, on each site's data, every cell a number.
     assert "config/config_fed_client.json: cross_validate = true (fl_admin_cross_site_validation" in out
