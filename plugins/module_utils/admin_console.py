@@ -558,18 +558,22 @@ def _count(value):
         return None
 
 
+VALIDATING = "cross site validation"
+
+
 def lagging_sites(status, sites):
     """The sites of a training that lag behind the others: not registered, not training, or with fewer
     contributions than the site that has the most (a hung start, a site that stopped answering)."""
     counts = dict((c.get("name"), _count(c.get("contribution_count"))) for c in status.get("registered_clients") or [])
     top = max([c for c in counts.values() if c is not None] or [0])
     clients = status.get("clients") or {}
+    # A site that validates has trained its last round (cross-site validation follows at once): not lagging.
     return [s for s in sites
-            if s not in counts or counts[s] is None or counts[s] < top
-            or (clients.get(s) or {}).get("status") != "training started"]
+            if (clients.get(s) or {}).get("status") != VALIDATING
+            and (s not in counts or counts[s] is None or counts[s] < top
+                 or (clients.get(s) or {}).get("status") != "training started")]
 
 
-VALIDATING = "cross site validation"
 # A site goes from its last round to its validation at once; once none validates for this long, no more will.
 VALIDATION_SETTLE = 15.0
 

@@ -41,6 +41,11 @@ def test_lagging_sites_are_those_behind_the_others():
     assert lagging_sites(status("training started", 3, {"a": 3, "b": 3, "c": 3}, training=["a", "b"]), SITES) == ["c"]
     assert lagging_sites(status("training started", 0, {"a": "", "b": "", "c": ""}), SITES) == SITES
     assert lagging_sites({}, SITES) == SITES
+    # A site that trained its last round and validates the others' models is not behind (one-round run, a slow
+    # server still waiting for the others).
+    validating = status("training started", 0, {"a": 1, "b": 1, "c": 0}, training=["c"])
+    validating["clients"]["a"]["status"] = validating["clients"]["b"]["status"] = "cross site validation"
+    assert lagging_sites(validating, SITES) == ["c"]
 
 
 IDLE = {"status": "training not started"}
