@@ -115,16 +115,17 @@ def test_kits_land_on_their_hosts_and_a_rerun_changes_nothing(tmp_path, project)
     assert second.rc == 0, second.output[-4000:]
     assert second.changed() == 0, [l for l in second.output.splitlines() if l.startswith("changed")]
     assert root_ca(tmp_path, "server") == ca
-    assert "WARNING: provisioning again" not in second.output
+    assert "Provisioning again" not in second.output
     assert len(os.listdir(str(tmp_path / "workspace" / "runs"))) == 1
     for secret in secrets:
         assert secret not in second.output
 
 
-def test_a_new_site_reprovisions_with_a_warning_and_force_does_too(tmp_path, project):
+def test_a_new_site_keeps_the_root_ca_force_too_and_only_rekey_makes_a_new_one(tmp_path, project):
     inventory = write_inventory(tmp_path, project, extra={"provisioning_controller_kits_dir": str(tmp_path / "keep")})
     assert run_playbook(SITE, inventory=inventory, args=TAGS).rc == 0
     ca = root_ca(tmp_path, "server")
+    key = (tmp_path / "kits" / "org1-a" / "startup" / "client.key").read_bytes()
     # kept on the controller only because it was asked, owner-only
     kept = sorted(os.listdir(str(tmp_path / "keep")))
     assert kept == sorted(["server.zip", "org1-a.zip", "org1-b.zip", "org2.zip", "admin@clarafl.local.zip"])
@@ -136,18 +137,25 @@ def test_a_new_site_reprovisions_with_a_warning_and_force_does_too(tmp_path, pro
                                 extra={"provisioning_controller_kits_dir": str(tmp_path / "keep")})
     grown = run_playbook(SITE, inventory=inventory, args=TAGS)
     assert grown.rc == 0, grown.output[-4000:]
-    assert "WARNING: provisioning again because the project changed since run" in grown.output
-    assert "sites added: org3" in grown.output
+    out = " ".join(grown.output.split())
+    assert "Provisioning again because the project changed since run" in out and "sites added: org3" in out
+    assert "keeps the root CA and every existing certificate, key and kit password" in out
     assert os.path.exists(str(tmp_path / "kits" / "org3" / "startup" / "client.key"))
-    new_ca = root_ca(tmp_path, "server")
-    assert new_ca != ca
-    assert root_ca(tmp_path, "org1-a") == new_ca == root_ca(tmp_path, "org3")
+    assert root_ca(tmp_path, "server") == ca == root_ca(tmp_path, "org1-a") == root_ca(tmp_path, "org3")
+    assert (tmp_path / "kits" / "org1-a" / "startup" / "client.key").read_bytes() == key
     assert len(os.listdir(str(tmp_path / "workspace" / "runs"))) == 2
 
     forced = run_playbook(SITE, inventory=inventory, args=TAGS, extra_vars={"provisioning_force": True})
     assert forced.rc == 0, forced.output[-4000:]
-    assert "provisioning again because provisioning_force is set" in forced.output
-    assert root_ca(tmp_path, "server") != new_ca
+    assert "Provisioning again because provisioning_force is set" in forced.output
+    assert root_ca(tmp_path, "server") == ca
+
+    rekeyed = run_playbook(SITE, inventory=inventory, args=TAGS, extra_vars={"provisioning_rekey": True})
+    assert rekeyed.rc == 0, rekeyed.output[-4000:]
+    assert "WARNING: provisioning_rekey is set: this mints a new root CA" in " ".join(rekeyed.output.split())
+    new_ca = root_ca(tmp_path, "server")
+    assert new_ca != ca and root_ca(tmp_path, "org1-a") == new_ca == root_ca(tmp_path, "org3")
+    assert (tmp_path / "kits" / "org1-a" / "startup" / "client.key").read_bytes() != key
 
 
 def test_a_bad_inventory_fails_before_the_tool_runs_naming_every_problem(tmp_path, project):
