@@ -88,9 +88,10 @@ def departed_kits(kit_root, keep):
     """Site kits in KIT_ROOT (folders holding ``startup/client.crt`` and ``startup/fed_client.json``: an admin's kit
     has a client.crt too, not a fed_client.json) of sites not in KEEP, sorted.
 
-    KEEP is every site of the federation (not only this machine's: inventory hosts may share a machine). Such a
-    kit belongs to a site that left the federation; the kit root is the project's own (its marker), so a site kit
-    found there was put there by the project. A missing kit root has none.
+    KEEP is every site of the federation (not only this machine's: inventory hosts may share a machine). Only a
+    kit the collection extracted counts (its record ``.kits/<site>.zip.extracted`` is there): a kit root may be a
+    folder of the user's, and a kit unzipped there by hand is not the collection's to remove. A missing kit root
+    has none.
     """
     keep = set(keep or [])
     try:
@@ -99,4 +100,5 @@ def departed_kits(kit_root, keep):
         return []
     return sorted(n for n in names
                   if n not in keep and not n.startswith(".") and os.path.isfile(os.path.join(kit_root, n, CERT_PATH))
-                  and os.path.isfile(os.path.join(kit_root, n, CONNECTION_PATH)))
+                  and os.path.isfile(os.path.join(kit_root, n, CONNECTION_PATH))
+                  and os.path.isfile(os.path.join(kit_root, ".kits", n + ".zip.extracted")))

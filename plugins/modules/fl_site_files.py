@@ -19,7 +19,8 @@ description:
     data's record (C(.clarafl-demo-data) in the dataset folder) when there is one.
   - The FL client role calls it once per machine for all the sites that machine runs, instead of one
     M(ansible.builtin.stat) per file and site.
-  - With O(kit_root), also lists the site kits there of sites not in O(keep) (sites that left the federation).
+  - With O(kit_root), also lists the site kits there of sites not in O(keep) (sites that left the federation); only
+    kits the collection extracted (their record C(.kits/<site>.zip.extracted) is there), never one unzipped by hand.
   - Reads only; never changes anything.
 options:
   kit_root:

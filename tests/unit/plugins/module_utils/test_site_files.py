@@ -182,8 +182,12 @@ def test_departed_kits_are_the_site_kits_of_sites_no_longer_in_the_federation(tm
     with open(str(root / "admin" / "startup" / "fed_admin.json"), "w") as fh:
         fh.write("{}")
     os.makedirs(str(root / "server" / "startup"))  # not a site kit
+    # The collection's record of each extraction; org9 was unzipped by hand: not the collection's to remove.
+    os.makedirs(str(root / ".kits"), exist_ok=True)
+    for name in ("org1-a", "org3"):
+        (root / ".kits" / (name + ".zip.extracted")).write_text(u"{}")
     os.makedirs(str(root / "notes"))  # the user's folder, no kit
     make_kit(root / ".kits", CERT)  # hidden: the shipped zips' folder
-    assert sf.departed_kits(str(root), ["org1-a", "org1-b"]) == ["org3", "org9"]
+    assert sf.departed_kits(str(root), ["org1-a", "org1-b"]) == ["org3"]
     assert sf.departed_kits(str(root), ["org1-a", "org3", "org9"]) == []
     assert sf.departed_kits(str(tmp_path / "absent"), []) == []
