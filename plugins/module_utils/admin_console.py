@@ -599,7 +599,7 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         matrix (cross_validation.validation_matrix); done when the matrix is complete, or when no site of SITES
         has been validating (status "cross site validation") for VALIDATION_SETTLE seconds (a site that opted
         out, or whose validation failed, leaves its cells missing). On TIMEOUT, ``validating_sites`` names the
-        sites still validating (the engine's remedy is ``abort client <site>``).
+        sites still validating; none once the matrix is complete (the engine's remedy is ``abort client <site>``).
     Returns {done, stalled, failed, failures, timed_out, lagging_sites, missing_sites, validating_sites, matrix,
     seen_training, status, history, contributions, waited}; it never raises for a condition that does not hold in
     time.
@@ -662,8 +662,11 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
             if out["validating_sites"]:
                 last_validating = clock()
             out["matrix"] = validation()
-            out["done"] = ((out["matrix"] or {}).get("state") == "complete"
-                           or (not out["validating_sites"] and clock() - last_validating >= VALIDATION_SETTLE))
+            complete = (out["matrix"] or {}).get("state") == "complete"
+            if complete:
+                # A site whose results are all in may still say it validates for a moment: nothing to abort.
+                out["validating_sites"] = []
+            out["done"] = complete or (not out["validating_sites"] and clock() - last_validating >= VALIDATION_SETTLE)
         else:
             out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
             now = clock()

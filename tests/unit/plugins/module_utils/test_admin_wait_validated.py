@@ -67,6 +67,15 @@ def test_the_wait_ends_when_every_model_has_a_result_on_every_site():
     assert took < 100
 
 
+def test_a_site_still_saying_it_validates_once_the_matrix_is_complete_is_not_left_to_abort():
+    # Seen on the engine: every result in, yet two sites' status still "cross site validation".
+    out, took = run([(status(xv_a=VALIDATING, xv_b=VALIDATING), "before_results")] * 3
+                    + [(status(xv_a=VALIDATING, xv_b=VALIDATING), "complete")])
+    assert out["done"] and not out["timed_out"] and out["matrix"]["state"] == "complete"
+    assert out["validating_sites"] == []
+    assert took < 30
+
+
 def test_a_site_that_opted_out_ends_the_wait_once_nobody_validates_its_cells_said_missing():
     out, took = run([(status(xv_a=VALIDATING), "before_results"), (status(), "opted_out")])
     assert out["done"] and out["matrix"]["state"] == "partial"
