@@ -26,9 +26,9 @@ for stage in "${stages[@]}"; do
   case $stage in
     unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider ;;
     engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider ;;
-    # Two streams at once (each module names its stream): most of a stream's time is one Ansible process on
-    # one core, and the machine has two.
-    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadgroup --durations=15 ;;
+    # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
+    # ports): most of a module's time is one Ansible process on one core, and the machine has two.
+    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 ;;
     lint) run_stage lint ansible-lint --profile production --offline ;;
     sanity) run_stage sanity tests/sanity.sh ;;
     molecule)

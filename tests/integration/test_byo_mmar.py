@@ -16,9 +16,6 @@ import pytest
 
 from conftest import HERE, REPO, docker, run_playbook, write_local_inventory
 
-# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
-# in stream b, with its own project and ports.
-pytestmark = pytest.mark.xdist_group("stream-b")
 
 SITE = os.path.join(REPO, "site.yml")
 TRAIN = os.path.join(REPO, "playbooks", "train.yml")

@@ -14,9 +14,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from conftest import docker, run_playbook
 
-# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
-# in stream a, with its own project and ports.
-pytestmark = pytest.mark.xdist_group("stream-a")
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "clara_image.yml")
 SECRET = "nvapi-TEST-0123456789-never-print-me"

@@ -18,9 +18,6 @@ import pytest
 
 from conftest import REPO, SITES, docker, run_playbook, write_local_inventory
 
-# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
-# in stream a, with its own project and ports.
-pytestmark = pytest.mark.xdist_group("stream-a")
 
 SITE = os.path.join(REPO, "site.yml")
 

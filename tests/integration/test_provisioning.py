@@ -15,9 +15,6 @@ from cryptography.x509.oid import NameOID
 
 from conftest import REPO, run_playbook
 
-# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
-# in stream a, with its own project and ports.
-pytestmark = pytest.mark.xdist_group("stream-a")
 
 SITE = os.path.join(REPO, "site.yml")
 TAGS = ["--tags", "clara_image,provisioning"]

@@ -14,9 +14,6 @@ import yaml
 
 from conftest import REPO, docker, run_playbook, write_local_inventory
 
-# The stage runs two streams at once (pytest -n 2 --dist loadgroup): this module's tests run in order,
-# in stream b, with its own project and ports.
-pytestmark = pytest.mark.xdist_group("stream-b")
 
 SITE = os.path.join(REPO, "site.yml")
 TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
