@@ -580,7 +580,7 @@ VALIDATION_SETTLE = 15.0
 
 def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False, interval=2.0,
          watch_max=60.0, clock=None, sleep=None, retry_errors=False, diagnose=None, diagnose_after=20.0,
-         validation=None):
+         validation=None, finished=None):
     """The one wait of the admin side: read the federation's status until WAIT_FOR holds.
 
     read(watch) returns (status, history, contributions) from one console session: the status at its end
@@ -592,6 +592,9 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
         that long while the server trains, naming the sites that lag behind (see lagging_sites).
     With RETRY_ERRORS, a read that raises AdminConsoleError (the server may still be starting) is read again
     until TIMEOUT; the error is raised only when no status could be read at all. Without it, it is raised at once.
+    With FINISHED (``stopped`` only; the caller has just started the training), a reading of "training stopped"
+    before any of "training started" asks finished(status) whether the training already ran to its last round (a
+    short run can end before the first reading); if so, it counts as seen and the wait is done.
     With DIAGNOSE (``stopped`` only), a training whose round has not moved for DIAGNOSE_AFTER seconds has its
     engine logs read: diagnose(status) returns {target: [lines]} (engine_log.failure_lines), and any lines end
     the wait at once as ``failed`` with those ``failures`` (an app that cannot start is not a site that hangs).
@@ -668,6 +671,9 @@ def wait(read, wait_for, timeout, sites=(), stall_timeout=0, seen_training=False
                 out["validating_sites"] = []
             out["done"] = complete or (not out["validating_sites"] and clock() - last_validating >= VALIDATION_SETTLE)
         else:
+            if (not out["seen_training"] and finished is not None and status.get("server_status") == "training stopped"
+                    and finished(status)):
+                out["seen_training"] = True
             out["done"] = status.get("server_status") == "training stopped" and out["seen_training"]
             now = clock()
             if (not out["done"] and diagnose is not None and now - moved > float(diagnose_after)

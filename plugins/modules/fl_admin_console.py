@@ -166,6 +166,13 @@ options:
     description: With O(wait_for=stopped), the training was already seen training (by an earlier wait of the same run).
     type: bool
     default: false
+  started:
+    description:
+      - With O(wait_for=stopped), this play has just started the training. A run short enough to end before the first
+        reading is then recognised from the server's log (every round aggregated since its latest start) instead of
+        being waited on until O(wait_timeout).
+    type: bool
+    default: false
   log_files:
     description:
       - Where the engine's logs are, for the messages only - C(server) and each site name mapped to the place of its
@@ -702,13 +709,20 @@ def run_wait(module, p, ret):
         if p["wait_for"] == "stopped" and p["diagnose_after"] > 0:
             def diagnose(status):
                 return read_failures(read_logs, log_targets(status, p["sites"]))
+        def finished(status):
+            texts = read_logs(rounds_commands())
+            done = rounds_aggregated(*[texts.get(c) for c in rounds_commands()])
+            last = status.get("max_round")
+            return isinstance(last, int) and last > 0 and done is not None and done >= last
+
         validation = None
         if p["wait_for"] == "validated":
             def validation():
                 return validation_matrix(read_logs(["validate all"]).get("validate all"), sites=p["sites"] or [])
         out = wait(read, p["wait_for"], p["wait_timeout"], sites=p["sites"] or [], stall_timeout=p["stall_timeout"],
                    seen_training=p["seen_training"], diagnose=diagnose, diagnose_after=p["diagnose_after"] or 20,
-                   validation=validation, interval=5.0 if validation else 2.0)
+                   validation=validation, interval=5.0 if validation else 2.0,
+                   finished=finished if p["wait_for"] == "stopped" and p["started"] else None)
         if out.get("matrix") is not None:
             out["matrix"]["lines"] = matrix_lines(out["matrix"])
         if p["wait_for"] == "stopped":
@@ -807,6 +821,7 @@ def main():
             wait_timeout=dict(type="float", default=180),
             stall_timeout=dict(type="float", default=0),
             seen_training=dict(type="bool", default=False),
+            started=dict(type="bool", default=False),
             rejoin=dict(type="list", elements="str"),
             mmar=dict(type="str"),
             log_files=dict(type="dict", default={}),

@@ -135,3 +135,27 @@ def test_a_stalled_training_names_the_sites_that_lag():
 def test_an_unknown_condition_is_refused():
     with pytest.raises(ValueError):
         wait(lambda watch: ({}, [], {}), "round", 10)
+
+
+def test_a_run_that_ended_before_the_first_reading_is_done_when_the_log_shows_every_round():
+    # A short run (4 rounds in 5 s) had ended when the wait first read the status: the caller started it, and
+    # the server's log shows every round since the latest start.
+    stopped = {"server_status": "training stopped", "current_round": 4, "max_round": 4, "run_number": 3}
+    asked = []
+
+    def finished(status):
+        asked.append(status["max_round"])
+        return True
+
+    out = wait(lambda watch: (stopped, [], {}), "stopped", 60, sites=["a"], finished=finished,
+               clock=Clock(0).time, sleep=lambda s: None)
+    assert out["done"] and out["seen_training"] and not out["timed_out"]
+    assert asked == [4]
+
+
+def test_a_stopped_server_whose_log_does_not_show_the_rounds_is_waited_on():
+    stopped = {"server_status": "training stopped", "current_round": 0, "max_round": 4}
+    clock = Clock(0)
+    out = wait(lambda watch: (clock.sleep(watch or 2) or stopped, [], {}), "stopped", 30, sites=["a"],
+               finished=lambda status: False, clock=clock.time, sleep=clock.sleep)
+    assert not out["done"] and out["timed_out"] and not out["seen_training"]
