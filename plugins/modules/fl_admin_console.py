@@ -709,6 +709,7 @@ def run_wait(module, p, ret):
         if p["wait_for"] == "stopped" and p["diagnose_after"] > 0:
             def diagnose(status):
                 return read_failures(read_logs, log_targets(status, p["sites"]))
+
         def finished(status):
             texts = read_logs(rounds_commands())
             done = rounds_aggregated(*[texts.get(c) for c in rounds_commands()])
