@@ -65,6 +65,8 @@ def build_inventory(num_sites, project=None, fed_port=DEFAULT_FED_PORT, admin_po
     hosts = {"all": {
         "vars": {
             "ansible_connection": "local",
+            # As root, as inventories/local: the plays' become needs no sudo.
+            "ansible_become": False,
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         },
         "children": {

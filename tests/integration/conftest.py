@@ -56,6 +56,8 @@ def write_local_inventory(tmp, project, fed_port, extra=None, site_vars=None, ho
     HOST_VARS: more variables of the one host. Returns the inventory's path."""
     group_vars = {
         "ansible_connection": "local",
+        # As inventories/local: the tests run as root, where the plays' become needs no sudo.
+        "ansible_become": False,
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         "fl_project_name": project,
         "fl_kit_root": str(tmp / "kits"),

@@ -40,7 +40,7 @@ def write_inventory(tmp_path, project, clients=None, extra=None):
     }
     group_vars.update(extra or {})
     inventory = {"all": {
-        "vars": dict(group_vars, ansible_connection="local",
+        "vars": dict(group_vars, ansible_connection="local", ansible_become=False,
                      ansible_python_interpreter="{{ ansible_playbook_python }}"),
         "children": {
             "fl_server": {"hosts": {"localhost": None}},
