@@ -205,6 +205,13 @@ def fl_problem_report(problems):
     return '\n'.join(lines)
 
 
+def fl_become_problems(hosts, results, hostvars=None):
+    """The hosts where Ansible cannot become root, each with what to set (module_utils/federation.py)."""
+    if not isinstance(results, (list, tuple)):
+        raise AnsibleFilterError('fl_become_problems expects a list of results, got %s' % type(results).__name__)
+    return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {})
+
+
 def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
     """What fl_admin does with the run (module_utils.training_plan.plan_run): status None previews it (check mode)."""
     try:
@@ -295,4 +302,4 @@ class FilterModule(object):
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
                 'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,
-                'fl_start_commands': fl_start_commands}
+                'fl_start_commands': fl_start_commands, 'fl_become_problems': fl_become_problems}

@@ -383,3 +383,52 @@ def departed_registered(status, sites):
     keep = set(sites or [])
     registered = [c.get("name") for c in (status or {}).get("registered_clients") or [] if isinstance(c, dict)]
     return sorted(set(n for n in registered if n and n not in keep))
+
+
+# What sudo says when it will not run a command for the connecting user, and what to set about it.
+_SUDO_PASSWORD = ('a password is required', 'missing sudo password', 'missing become password')
+_SUDO_WRONG_PASSWORD = ('incorrect sudo password', 'incorrect become password', 'sorry, try again')
+_SUDO_REFUSED = ('not in the sudoers', 'is not allowed to execute', 'may not run sudo', 'not allowed to run sudo')
+_SUDO_MISSING = ('sudo: command not found', 'sudo: not found', 'no such file or directory: \'sudo\'')
+
+
+def become_problems(hosts, results, hostvars):
+    """The hosts where Ansible cannot become root, one sentence each that says what to set.
+
+    RESULTS: the result of `id -u` run through become on each of HOSTS (registered with failed_when false);
+    HOSTVARS: for the user Ansible connects as (ansible_user). A host that became root (uid 0) has no problem."""
+    problems = []
+    for host, result in zip(hosts, results):
+        if not isinstance(result, dict) or result.get('skipped') or result.get('unreachable'):
+            continue
+        user = ((hostvars or {}).get(host) or {}).get('ansible_user') or 'the connecting user'
+        out = (result.get('stdout') or '').strip()
+        if not result.get('failed') and result.get('rc', 0) == 0 and out == '0':
+            continue
+        said = ' '.join(str(result.get(key) or '') for key in ('msg', 'module_stderr', 'module_stdout', 'stderr'))
+        text = said.lower()
+        if any(s in text for s in _SUDO_WRONG_PASSWORD):
+            problems.append(
+                '%s: sudo refused the become password given for %s (wrong password): correct ansible_become_password '
+                '(in Ansible Vault) or the password typed at --ask-become-pass.' % (host, user))
+        elif any(s in text for s in _SUDO_REFUSED):
+            problems.append(
+                '%s: %s may not use sudo there: connect as a user who may become root with sudo (ansible_user), '
+                'or give %s sudo rights on that host.' % (host, user, user))
+        elif any(s in text for s in _SUDO_PASSWORD):
+            problems.append(
+                '%s: sudo asks %s for a password: run with --ask-become-pass (-K), set ansible_become_password '
+                '(in Ansible Vault), or connect as a user with passwordless sudo (NOPASSWD).' % (host, user))
+        elif any(s in text for s in _SUDO_MISSING):
+            problems.append(
+                '%s: sudo is not installed there: install it, or connect as root and set ansible_become: false '
+                'for that host.' % host)
+        elif not result.get('failed') and result.get('rc', 0) == 0:
+            problems.append(
+                '%s: become gives uid %s, not root: the playbooks need root there (ansible_become_user: root).'
+                % (host, out or '?'))
+        else:
+            first = next((line.strip() for line in said.splitlines() if line.strip()), 'no reason given')
+            problems.append('%s: Ansible cannot become root there as %s (%s): it needs a user that may become root '
+                            'with sudo (ansible_user, ansible_become_password).' % (host, user, first))
+    return problems
