@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, with no container registry, the two local images the tests need:
-#   clarafl-test/debian12-systemd:latest  Debian 12 with systemd and python3 (Molecule hosts)
+#   clarafl-test/debian12-systemd:latest  Debian 12 with systemd, python3, sudo and sshd (Molecule hosts)
 #   python:3.8-slim                       Debian 12 with CPython 3.8 from this machine
 #                                         (the base the clara_image `build` source uses)
 # Each image carries a label with the hash of its inputs; an image whose label matches is kept.
@@ -60,7 +60,9 @@ rootfs() {
 
 build_systemd_host() {
   local image=clarafl-test/debian12-systemd:latest pkgs key tar
-  pkgs=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,gnupg,iptables,kmod
+  # sudo and openssh-server: Molecule's default scenario logs in over SSH as a user with sudo, as on a real host
+  # (the host keys made here are shared by every container of the image: a test image only).
+  pkgs=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,openssh-server,iproute2,procps,ca-certificates,gnupg,iptables,kmod
   key=$(printf '%s\n' "$pkgs" "$(sha256sum "$0")" | sha256sum | cut -c1-16)
   if [ "$(label_of "$image")" = "$key" ]; then
     echo "build-images: $image is up to date"

@@ -10,6 +10,9 @@ command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v zip >/dev/null || need_pkgs+=(zip)
 command -v unzip >/dev/null || need_pkgs+=(unzip)
+# The Molecule default scenario and the become tests reach their hosts over SSH.
+command -v ssh >/dev/null || need_pkgs+=(openssh-client)
+command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing ${need_pkgs[*]}: run as root or install them (apt-get install -y ${need_pkgs[*]})"
   echo "setup-host: installing ${need_pkgs[*]}"

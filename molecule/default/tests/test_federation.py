@@ -193,6 +193,42 @@ def test_the_provisioner_keeps_the_workspace(host, name):
     assert oct(host.file(workspace).mode) in ("0o700", "0o750")
 
 
+# --- reached over SSH as an unprivileged user, root through sudo only ---------------------------------------
+
+SSH_USER = "clarafl-ops"
+
+
+def test_the_tests_reach_the_host_over_ssh_as_the_user_and_become_root(host):
+    # testinfra connects as Ansible does (molecule.yml) and runs each command through sudo.
+    assert host.backend.NAME == "ssh"
+    assert host.check_output("id -un") == "root"
+    assert host.check_output("echo $SUDO_USER") == SSH_USER
+
+
+def test_the_ssh_user_owns_nothing_outside_its_home(host):
+    # The kits, keys, records, data and the engine are root's; the user has its home only.
+    found = host.check_output(
+        "find / -xdev \\( -user %s -o -group %s \\) -not -path '/home/%s' -not -path '/home/%s/*' -print",
+        SSH_USER, SSH_USER, SSH_USER, SSH_USER)
+    assert found == ""
+
+
+def test_what_the_collection_made_is_roots(host):
+    for path in (ROOT, "/var/lib/clarafl"):
+        if host.file(path).exists:
+            assert host.check_output("find %s \\! -user root -print", path) == "", path
+
+
+def test_the_ssh_users_home_holds_its_key_and_ansibles_temporary_files_only(host):
+    home = "/home/%s" % SSH_USER
+    entries = set(host.check_output("ls -A %s", home).split())
+    assert entries - {".ansible"} == {".bash_logout", ".bashrc", ".profile", ".ssh"}, entries
+    assert host.check_output("ls -A %s/.ssh", home).split() == ["authorized_keys"]
+    if ".ansible" in entries:
+        # Ansible's own temporary folder, and nothing left in it.
+        assert host.check_output("find %s/.ansible -mindepth 1 -not -path '%s/.ansible/tmp'", home, home) == ""
+
+
 # --- the training -------------------------------------------------------------------------------------------
 
 def test_training_summary_every_round_done_every_site_contributed(host, name):
