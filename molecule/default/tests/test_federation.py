@@ -199,8 +199,9 @@ SSH_USER = "clarafl-ops"
 
 
 def test_the_tests_reach_the_host_over_ssh_as_the_user_and_become_root(host):
-    # testinfra connects as Ansible does (molecule.yml) and runs each command through sudo.
-    assert host.backend.NAME == "ssh"
+    # testinfra connects as Ansible does (molecule.yml): its ssh backend, as the user, each command through sudo.
+    inner = host.backend.ansible_runner.get_host(host.backend.host)
+    assert (inner.backend.NAME, inner.backend.host.user, inner.backend.sudo) == ("ssh", SSH_USER, True)
     assert host.check_output("id -un") == "root"
     assert host.check_output("echo $SUDO_USER") == SSH_USER
 
