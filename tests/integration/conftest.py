@@ -30,20 +30,64 @@ class PlaybookRun(object):
         return sum(h.get("changed", 0) for h in self.recap().values())
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None):
-    """inventory=False runs the playbook with no inventory at all."""
+def ansible_command(playbook, inventory=None, extra_vars=None, args=(), env=None, collection=None):
+    """(argv, cwd, env) of one ansible-playbook run: from the checkout, or by playbook name from COLLECTION
+    (an InstalledCollection) with that user's folder and ansible.cfg. inventory=False gives no inventory at all."""
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), playbook]
     if inventory is not False:
         cmd += ["-i", inventory or os.path.join(HERE, "inventory.yml")]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += list(args)
-    full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_FORCE_COLOR="0")
+    config, cwd = (collection.config, collection.home) if collection else (os.path.join(REPO, "ansible.cfg"), REPO)
+    full_env = dict(os.environ, ANSIBLE_CONFIG=config, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     full_env.update(env or {})
-    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return cmd, cwd, full_env
+
+
+def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None, collection=None):
+    """inventory=False runs the playbook with no inventory at all."""
+    cmd, cwd, full_env = ansible_command(playbook, inventory, extra_vars, args, env, collection)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, env=full_env, timeout=1800, check=False)
     return PlaybookRun(proc)
+
+
+class InstalledCollection(object):
+    """The collection as users take it: `ansible-galaxy collection build` from this tree, then
+    `ansible-galaxy collection install` of the tarball into a collections path outside the checkout.
+    HOME is that user's folder, with an ansible.cfg that names only the collections path: nothing
+    of the checkout (its ansible.cfg, its .collections link) is on the way."""
+
+    def __init__(self, home):
+        self.home = str(home)
+        dist = os.path.join(self.home, "dist")
+        self.collections = os.path.join(self.home, "collections")
+        self.config = os.path.join(self.home, "ansible.cfg")
+        with open(self.config, "w") as f:
+            f.write("[defaults]\ncollections_path = %s\n" % self.collections)
+        bin_dir = os.path.dirname(sys.executable)
+        env = dict(os.environ, ANSIBLE_CONFIG=self.config, ANSIBLE_NOCOLOR="1")
+        self.build_output = self._run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "build",
+                                       "--output-path", dist, REPO], env)
+        self.tarball = os.path.join(dist, os.listdir(dist)[0])
+        self.size = os.path.getsize(self.tarball)
+        # --offline: its dependencies are the ones the ansible package brings (requirements.txt).
+        self.install_output = self._run([os.path.join(bin_dir, "ansible-galaxy"), "collection", "install",
+                                         "--offline", "-p", self.collections, self.tarball], env)
+        self.path = os.path.join(self.collections, "ansible_collections", "clarafl", "federation")
+
+    def _run(self, cmd, env):
+        proc = subprocess.run(cmd, cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, env=env, timeout=300, check=False)
+        if proc.returncode != 0:
+            pytest.fail("%s failed:\n%s" % (" ".join(cmd[1:3]), proc.stdout))
+        return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def installed_collection(tmp_path_factory):
+    return InstalledCollection(tmp_path_factory.mktemp("user"))
 
 
 SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]

@@ -3,34 +3,51 @@ its last round, no key copy reaches the host, a rerun changes nothing, a killed 
 contributes, a hanging site is restarted, a killed server and site are brought back by site.yml and
 the lost run trained again, GPUs asked for but absent stop the run before any container, and stop +
 teardown leave no engine process and only the provisioning workspace. One federation (its own
-project name and ports) serves the tests in order."""
+project name and ports) serves the tests in order.
+
+It runs the collection as users take it: the tarball `ansible-galaxy collection build` makes, installed
+into a collections path outside the checkout, its playbooks run by name (clarafl.federation.site,
+.status, .stop, .teardown) from a folder of their own with an inventory there."""
 import hashlib
 import io
 import json
 import os
+import re
 import subprocess
-import sys
 import tarfile
 import time
 import uuid
 
 import pytest
 
-from conftest import REPO, SITES, docker, run_playbook, write_local_inventory
+from conftest import SITES, ansible_command, docker, run_playbook, write_local_inventory
 
 
-SITE = os.path.join(REPO, "site.yml")
+SITE = "clarafl.federation.site"
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory):
+def fed(tmp_path_factory, installed_collection):
     tmp = tmp_path_factory.mktemp("federation")
     project = "itfed_%s" % uuid.uuid4().hex[:6]
     path = write_local_inventory(tmp, project, 8202, {"fl_admin_num_rounds": 3})
-    info = {"tmp": tmp, "project": project, "inventory": path, "started": time.time() - 1}
+    info = {"tmp": tmp, "project": project, "inventory": path, "started": time.time() - 1,
+            "collection": installed_collection}
     yield info
-    run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=path,
-                 extra_vars={"teardown_provisioning_workspace": True})
+    play(info, "clarafl.federation.teardown", extra_vars={"teardown_provisioning_workspace": True})
+
+
+def play(fed, playbook, **kwargs):
+    """A playbook of the installed collection, by name, on the federation's inventory."""
+    return run_playbook(playbook, inventory=fed["inventory"], collection=fed["collection"], **kwargs)
+
+
+def play_in_background(fed, name, playbook, extra_vars=None, args=()):
+    """(process, log path) of a playbook of the installed collection started in the background."""
+    cmd, cwd, env = ansible_command(playbook, fed["inventory"], extra_vars, args, collection=fed["collection"])
+    log_path = str(fed["tmp"] / ("%s.log" % name))
+    with open(log_path, "w") as log:
+        return subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env), log_path
 
 
 def summary(fed, run=1):
@@ -46,7 +63,7 @@ def project_containers(fed, running_only=False):
 
 
 def test_gpus_asked_for_but_absent_stop_before_any_container(fed):
-    run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_client_gpus": "all"})
+    run = play(fed, SITE, extra_vars={"fl_client_gpus": "all"})
     assert run.rc != 0
     # One machine runs the three sites: one sentence names them all.
     assert "Site(s) org1-a, org1-b, org2 ask for GPUs (all) but localhost has no" in " ".join(run.output.split())
@@ -57,11 +74,7 @@ def test_gpus_asked_for_but_absent_stop_before_any_container(fed):
 
 
 def site_in_background(fed, name, *args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", fed["inventory"]] + list(args)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    log_path = str(fed["tmp"] / ("%s.log" % name))
-    with open(log_path, "w") as log:
-        return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env), log_path
+    return play_in_background(fed, name, SITE, args=args)
 
 
 def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fed):
@@ -75,7 +88,7 @@ def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fe
         assert os.path.exists(lock), open(log_path).read()[-3000:]
         # A second run of the same project while the first holds the lock: refused, naming the holder, while
         # the first still runs.
-        second = run_playbook(SITE, inventory=fed["inventory"])
+        second = play(fed, SITE)
         assert second.rc != 0
         assert "Another run holds the lock of this project" in second.output
         assert "playbook site.yml" in second.output and lock in second.output
@@ -143,22 +156,28 @@ def test_no_private_key_copy_reaches_the_host(fed):
 
 
 def test_a_second_run_changes_nothing_and_leaves_the_run_alone(fed):
-    run = run_playbook(SITE, inventory=fed["inventory"])
+    run = play(fed, SITE)
     assert run.rc == 0, run.output[-5000:]
     assert run.changed() == 0, [l for l in run.output.splitlines() if l.startswith("changed")]
     assert "has finished: left alone" in " ".join(run.output.split())
     assert len(project_containers(fed, running_only=True)) == 5
 
 
+def test_status_by_name_shows_the_finished_run_and_every_site(fed):
+    run = play(fed, "clarafl.federation.status")
+    assert run.rc == 0, run.output[-5000:]
+    assert run.changed() == 0
+    said = " ".join(run.output.split())
+    # A finished run: the engine no longer reports rounds, only the run and every site's state.
+    assert "server: training stopped, run 1," in said, said[-3000:]
+    for name, _org in SITES:
+        assert re.search(r"%s yes training stopped " % re.escape(name), said), (name, said[-3000:])
+
+
 def train_again_in_background(fed, name, rounds, **extra):
     """Starts the run again with ROUNDS rounds; returns (process, log path) once it aggregated a round."""
     extra.update({"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), SITE, "-i", fed["inventory"],
-           "--tags", "fl_admin", "-e", json.dumps(extra)]
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    log_path = str(fed["tmp"] / ("%s.log" % name))
-    with open(log_path, "w") as log:
-        training = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    training, log_path = play_in_background(fed, name, SITE, extra_vars=extra, args=["--tags", "fl_admin"])
     try:
         wait_for_rounds(fed)
     except BaseException:
@@ -196,13 +215,13 @@ def test_a_killed_site_comes_back_and_contributes_again(fed):
     # Enough rounds that the training still runs when the site is back (a round takes about 5 s).
     rounds = 20
     extra = {"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait": False}
-    start = run_playbook(SITE, inventory=fed["inventory"], extra_vars=extra, args=["--tags", "fl_admin"])
+    start = play(fed, SITE, extra_vars=extra, args=["--tags", "fl_admin"])
     assert start.rc == 0, start.output[-5000:]
     wait_for_rounds(fed)
     docker("kill", "clarafl-%s-org1-a" % fed["project"])
-    back = run_playbook(SITE, inventory=fed["inventory"], args=["--tags", "fl_client"])
+    back = play(fed, SITE, args=["--tags", "fl_client"])
     assert back.rc == 0, back.output[-5000:]
-    follow = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_num_rounds": rounds,
+    follow = play(fed, SITE, extra_vars={"fl_admin_num_rounds": rounds,
                                                                         "fl_admin_wait_timeout": 600},
                           args=["--tags", "fl_admin"])
     assert follow.rc == 0, follow.output[-5000:]
@@ -255,7 +274,7 @@ def test_a_killed_server_and_site_are_brought_back_by_site_yml(fed):
     training.wait(timeout=60)
     docker("kill", "clarafl-%s-server" % fed["project"])
     docker("kill", "clarafl-%s-org1-b" % fed["project"])
-    run = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_num_rounds": rounds})
+    run = play(fed, SITE, extra_vars={"fl_admin_num_rounds": rounds})
     assert run.rc == 0, run.output[-5000:]
     admin_part = run.output[run.output.find("Deploy and start the training"):][:6000]
     said = " ".join(run.output.split())
@@ -298,7 +317,7 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
         ["bash", "-c", "trap '' TERM; exec -a 'python3 -u -m nvflare.private.fed.app.client.client_train' sleep 600"],
         cwd=str(fed["tmp"] / "kits" / "org2" / "startup"))
     try:
-        stop = run_playbook(os.path.join(REPO, "playbooks", "stop.yml"), inventory=fed["inventory"])
+        stop = play(fed, "clarafl.federation.stop")
         assert stop.rc == 0, stop.output[-5000:]
         assert hand_started.wait(timeout=30) == -9
     finally:
@@ -318,13 +337,13 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
         assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port],
                               stderr=subprocess.DEVNULL, check=False).returncode != 0
     # Check mode on the stopped federation: a preview that starts and waits for nothing.
-    preview = run_playbook(SITE, inventory=fed["inventory"], args=["--check", "--diff"])
+    preview = play(fed, SITE, args=["--check", "--diff"])
     assert preview.rc == 0, preview.output[-5000:]
     said = " ".join(preview.output.split())
     assert "FAILED - RETRYING" not in said
     assert "has finished (" in said and "it would be left alone" in said
     assert project_containers(fed, running_only=True) == []
-    down = run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=fed["inventory"])
+    down = play(fed, "clarafl.federation.teardown")
     assert down.rc == 0, down.output[-5000:]
     assert project_containers(fed) == []
     assert not (fed["tmp"] / "kits").exists()
