@@ -24,12 +24,12 @@ run_stage() {
 
 for stage in "${stages[@]}"; do
   case $stage in
-    unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider ;;
-    engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider ;;
+    unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider -rfE ;;
+    engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider -rfE ;;
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
     # ports): most of a module's time is one Ansible process on one core, and the machine has two.
-    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 ;;
-    lint) run_stage lint ansible-lint --profile production --offline ;;
+    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 -rfE ;;
+    lint) run_stage lint bash -c 'ansible-lint --profile production --offline && antsibull-changelog lint' ;;
     sanity) run_stage sanity tests/sanity.sh ;;
     molecule)
       for scenario in molecule/*/; do
@@ -46,6 +46,15 @@ echo "================ summary ================"
 for r in "${results[@]}"; do
   echo "$r"
   case $r in *" pass "*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done
+# The failed tests by name, last: a CI log may keep only its tail.
+for r in "${results[@]}"; do
+  case $r in
+    *" FAIL "*)
+      name=${r%% *}
+      grep -E '^(FAILED|ERROR) |(failed|unreachable)=[1-9]|Error:|ERROR!' "$out/$name.log" 2>/dev/null | tail -15 \
+        | sed "s|^|$name: |" ;;
+  esac
 done
 echo "logs: tests/output/<stage>.log"
 echo "stages: $passed passed, $failed failed"
