@@ -35,7 +35,9 @@ if grep -q 'WARNING' "$work/build.log"; then
   echo "sanity: ansible-galaxy collection build warned (above): fix galaxy.yml or build_ignore" >&2
   exit 1
 fi
-ansible-galaxy collection install --offline --no-deps -p "$work" "$work"/dist/clarafl-federation-*.tar.gz
+# What `ansible-galaxy collection install` lays out: the tarball's content in the collection's folder.
+mkdir -p "$dest"
+tar -C "$dest" -xzf "$work"/dist/clarafl-federation-*.tar.gz
 cd "$dest"
 git init -q . && git add -A >/dev/null
 ansible-test sanity --local --python "$python" --requirements --color no "$@"
