@@ -26,6 +26,8 @@ mode=${1:-build}
 for tool in python ansible-builder ansible-galaxy; do
   [ -x "$bin/$tool" ] || die "$bin/$tool not found: make venv-ee (a venv with requirements-ee.txt at $venv)"
 done
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+  || die "$root is not a git checkout: the collection is built from the files git lists"
 command -v docker >/dev/null || die "docker CLI not found: make host"
 docker info >/dev/null 2>&1 || die "no Docker engine answers: make host"
 
@@ -39,7 +41,8 @@ case "$mode" in
   build) no_cache= ;;
   --no-cache) no_cache=1 ;;
   clean)
-    if [ "$(docker image inspect -f '{{ index .Config.Labels "org.clarafl.ee-stage" }}' "$image" 2>/dev/null)" = final ]; then
+    stage=$(docker image inspect -f '{{ index .Config.Labels "org.clarafl.ee-stage" }}' "$image" 2>/dev/null || true)
+    if [ "$stage" = final ]; then
       docker rmi "$image" >/dev/null && echo "build-ee: removed $image"
     fi
     stage_images | xargs -r docker rmi >/dev/null 2>&1 || true
@@ -105,7 +108,10 @@ ca=${PIP_CERT:-$("$bin/python" -m pip config get global.cert 2>/dev/null || true
 ca=${ca:-/etc/ssl/certs/ca-certificates.crt}
 [ -r "$ca" ] || die "CA bundle $ca not found: set PIP_CERT to the bundle pip should trust"
 index=${PIP_INDEX_URL:-$("$bin/python" -m pip config get global.index-url 2>/dev/null || true)}
-case "$index" in file:*) index= ;; esac
+case "$index" in
+  file:*) index= ;;
+  *@*) echo "build-ee: warning: the package index URL holds credentials; the image's layers keep a copy of it" >&2 ;;
+esac
 rm -rf "$files/pip"
 mkdir -p "$files/pip"
 install -m 0644 "$ca" "$files/pip/ca-bundle.crt"
@@ -118,8 +124,13 @@ install -m 0644 "$ca" "$files/pip/ca-bundle.crt"
 rm -rf "$context"
 old=$(image_id "$image")
 build_start=$(date +%s)
-"$bin/ansible-builder" build --container-runtime docker --file execution-environment.yml --context "$context" \
-  --tag "$image" ${no_cache:+--no-cache} --verbosity 3 | tee "$work/build.log"
+# The build's steps on the terminal, its whole output in the log.
+if ! "$bin/ansible-builder" build --container-runtime docker --file execution-environment.yml --context "$context" \
+       --tag "$image" ${no_cache:+--no-cache} --verbosity 3 2>&1 \
+     | tee "$work/build.log" | { grep --line-buffered -E '^Step [0-9]+/' || true; }; then
+  tail -40 "$work/build.log" >&2
+  die "ansible-builder build failed (its whole output: $work/build.log)"
+fi
 end=$(date +%s)
 # The image this build replaced, unless a container still uses it, and the stages' images of earlier builds: the
 # builder printed the id of each image this build made or took from its cache (" ---> 0123456789ab").
