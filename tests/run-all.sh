@@ -29,7 +29,7 @@ for stage in "${stages[@]}"; do
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
     # ports): most of a module's time is one Ansible process on one core, and the machine has two.
     integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 -rfE ;;
-    lint) run_stage lint bash -c 'ansible-lint --profile production --offline && antsibull-changelog lint' ;;
+    lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
     sanity) run_stage sanity tests/sanity.sh ;;
     molecule)
       for scenario in molecule/*/; do
