@@ -115,10 +115,14 @@ esac
 rm -rf "$files/pip"
 mkdir -p "$files/pip"
 install -m 0644 "$ca" "$files/pip/ca-bundle.crt"
-{
-  printf '[global]\ncert = /output/pip/ca-bundle.crt\n'
-  [ -z "$index" ] || printf 'index-url = %s\n' "$index"
-} > "$files/pip/pip.conf"
+# Owner-only: the index URL may hold credentials.
+(
+  umask 077
+  {
+    printf '[global]\ncert = /output/pip/ca-bundle.crt\n'
+    [ -z "$index" ] || printf 'index-url = %s\n' "$index"
+  } > "$files/pip/pip.conf"
+)
 
 # ansible-builder copies into the context what changed; a fresh context drops what was removed since.
 rm -rf "$context"
