@@ -62,13 +62,31 @@ def digests(fed, sites):
 
 
 def started(fed, components):
-    """{component: (container id, start time)}: a restarted or recreated container changes either."""
+    """{component: "container id, start time, restart count"}: a restarted or recreated container changes it."""
     out = {}
     for component in components:
         name = "clarafl-%s-%s" % (fed["project"], component)
-        res = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", name, check=False)
+        res = docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}} restarts={{.RestartCount}}", name, check=False)
         out[component] = res.stdout.strip() if res.returncode == 0 else None
     return out
+
+
+def assert_kept_running(fed, before, result, run):
+    """No container of BEFORE restarted, except a site the recovery restarted in RUN and said so.
+
+    On a busy machine the engine's client can hang in its start; the one place of recovery restarts such a
+    site, says so, and records it in the run's summary ("healed"). That is not the restart this checks for:
+    one caused by the change itself, or a silent one.
+    """
+    now = started(fed, list(before))
+    changed = sorted(c for c in before if now[c] != before[c])
+    healed = summary(fed, run).get("healed") or []
+    out = " ".join(result.output.split())
+    said = [c for c in changed if c in healed and "Restarted and brought back %s because" % c in out]
+    unexplained = [c for c in changed if c not in said]
+    lines = [line.strip() for line in result.output.splitlines() if "estart" in line][-20:]
+    assert not unexplained, "restarted: %s (healed in run %s: %s)\nbefore: %s\nafter:  %s\n%s" % (
+        unexplained, run, healed, before, now, "\n".join(lines))
 
 
 def summary(fed, run):
@@ -96,7 +114,7 @@ def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
     assert "keeps the root CA and every existing certificate, key and kit password" in out
     # Certificates, keys and the root CA of the server and the three sites, byte for byte; their containers too.
     assert digests(fed, [name for name, _org in THREE]) == before
-    assert started(fed, ["server", "org1-a", "org1-b", "org2"]) == running
+    assert_kept_running(fed, running, added, 2)
     # The new site's certificate is signed by the same root CA.
     assert kit(fed, "org4", "startup", "rootCA.pem").read_bytes() == before["org1-a/rootCA.pem"]
     assert (workspace / "audit.pkl").is_file() and oct((workspace / "audit.pkl").stat().st_mode & 0o777) == "0o600"
@@ -122,7 +140,7 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     assert not kit(fed, "org4").exists()
     assert not kit(fed, ".kits", "org4.zip").exists() and not kit(fed, ".kits", "org4.zip.extracted").exists()
     assert data.is_dir() and any(data.iterdir())
-    assert started(fed, ["server", "org1-a", "org1-b", "org2"]) == running
+    assert_kept_running(fed, running, gone, 3)
     result = summary(fed, 3)
     assert result["finished"] is True and result["rounds_done"] == 3
     assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2"]
