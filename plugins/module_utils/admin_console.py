@@ -56,23 +56,8 @@ import tarfile
 
 from ansible_collections.clarafl.federation.plugins.module_utils import admin_driver
 
-try:
-    import docker  # noqa: F401  pylint: disable=unused-import
-    from docker.errors import APIError, DockerException, NotFound
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - depends on the host
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = str(_exc)
-
-    class DockerException(Exception):  # noqa: D401  (stand-ins so except clauses stay valid)
-        pass
-
-    class APIError(DockerException):
-        pass
-
-    class NotFound(APIError):
-        pass
+from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import (
+    APIError, DockerException, DockerUnavailable, NotFound, connect)
 
 
 DEFAULT_KIT_DIR = "/workspace/admin"
@@ -1221,16 +1206,10 @@ def build_results(driver_result, commands):
 
 def docker_client(docker_host=None, timeout=60):
     """A docker.DockerClient for docker_host (or the environment's DOCKER_HOST / local socket)."""
-    if not HAS_DOCKER:
-        raise AdminConsoleError("The Python package 'docker' (Docker SDK for Python) is required: %s"
-                                % DOCKER_IMPORT_ERROR, kind="docker_missing")
     try:
-        if docker_host:
-            return docker.DockerClient(base_url=docker_host, timeout=int(timeout))
-        return docker.from_env(timeout=int(timeout))
-    except DockerException as exc:
-        raise AdminConsoleError("Cannot connect to the Docker daemon at %s: %s" % (
-            docker_host or "the default socket (DOCKER_HOST unset)", exc), kind="docker")
+        return connect(docker_host, timeout)
+    except DockerUnavailable as exc:
+        raise AdminConsoleError(str(exc), kind=exc.kind)
 
 
 def get_running_container(client, name):

@@ -26,26 +26,8 @@ __metaclass__ = type
 import os
 import threading
 
-try:
-    import docker
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - depends on the host
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = str(_exc)
-
-    class DockerException(Exception):  # stand-ins so except clauses stay valid
-        pass
-
-    class APIError(DockerException):
-        pass
-
-    class NotFound(APIError):
-        pass
-
-    class ImageNotFound(NotFound):
-        pass
+from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import (
+    DockerException, DockerUnavailable, ImageNotFound, NotFound, connect)
 
 # What a container needs, and what each decision does.
 NONE = "none"          # running, made from what is wanted: left alone
@@ -251,16 +233,10 @@ def plan(specs, found_by_name, image_ids):
 
 def docker_client(docker_host=None, timeout=60, version=None):
     """A docker.DockerClient for docker_host (or the environment's DOCKER_HOST / local socket)."""
-    if not HAS_DOCKER:
-        raise ContainersError("The Python package 'docker' (Docker SDK for Python) is required on the host: %s "
-                              "(the docker role installs it as docker_python_packages)" % DOCKER_IMPORT_ERROR)
     try:
-        if docker_host:
-            return docker.DockerClient(base_url=docker_host, timeout=int(timeout), version=version or "auto")
-        return docker.from_env(timeout=int(timeout), version=version or "auto")
-    except DockerException as exc:
-        raise ContainersError("Cannot connect to the Docker engine at %s: %s. Start it, or run the docker role "
-                              "(--tags docker)." % (docker_host or "the default socket", exc))
+        return connect(docker_host, timeout, version)
+    except DockerUnavailable as exc:
+        raise ContainersError(str(exc))
 
 
 def _explain(exc):

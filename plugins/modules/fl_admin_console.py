@@ -588,9 +588,9 @@ from ansible_collections.clarafl.federation.plugins.module_utils.engine_log impo
     rounds_commands,
     tail_command,
 )
+from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import HAS_DOCKER
 from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import (
     DEFAULT_KIT_DIR,
-    HAS_DOCKER,
     LATE_START_WAIT,
     AdminConsoleError,
     build_driver_args,
