@@ -67,7 +67,7 @@ build_systemd_host() {
   # sudo and openssh-server: Molecule's default scenario logs in over SSH as a user with sudo, as on a real host
   # (the host keys made here are shared by every container of the image: a test image only).
   pkgs=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,openssh-server,iproute2,procps,ca-certificates,gnupg,iptables,kmod
-  key=$(printf '%s\n' "$pkgs" "$(sha256sum "$0")" | sha256sum | cut -c1-16)
+  key=$(printf '%s\n' "$pkgs" "$(declare -f build_systemd_host)" | sha256sum | cut -c1-16)
   if [ "$(label_of "$image")" = "$key" ]; then
     echo "build-images: $image is up to date"
     return
@@ -82,117 +82,91 @@ build_systemd_host() {
   echo "build-images: built $image"
 }
 
-build_python38() {
-  local image=python:3.8-slim prefix pkgs key tar tmp
-  if ! prefix=$(pyenv prefix "$py38_version" 2>/dev/null); then
-    prefix=/root/.pyenv/versions/$py38_version
-  fi
-  [ -x "$prefix/bin/python3.8" ] || die "CPython $py38_version not found (looked in $prefix): install it with 'pyenv install $py38_version'"
-  pkgs=ca-certificates,libbz2-1.0,libcrypt1,libssl3,libexpat1,libffi8,liblzma5,libncursesw6,libnsl2,libreadline8,libsqlite3-0,libtirpc3,libuuid1,zlib1g
-  key=$(printf '%s\n' "$pkgs" "$("$prefix/bin/python3.8" -VV)" "$(sha256sum "$0")" | sha256sum | cut -c1-16)
-  if [ "$(label_of "$image")" = "$key" ]; then
-    echo "build-images: $image is up to date"
-    return
-  fi
-  tar=$(rootfs debian12-py38 "$pkgs")
-  tmp=$(mktemp -d "$cache/py38.XXXXXX")
-  mkdir -p "$tmp/root"
-  tar -C "$tmp/root" -xf "$tar"
-  # Lay CPython out as the official image does: under /usr/local, libpython found through ld.so.cache.
-  tar -C "$prefix" --exclude='lib/python3.8/test' --exclude='lib/python3.8/idlelib' \
-      --exclude='lib/python3.8/tkinter' --exclude='lib/python3.8/lib2to3/tests' \
-      --exclude='lib/python3.8/site-packages/*' -cf - bin include lib share 2>/dev/null \
-    | tar -C "$tmp/root/usr/local" -xf -
-  "$prefix/bin/python3.8" - "$prefix" "$tmp/root/usr/local/lib/python3.8/site-packages" <<'PY'
-import os, shutil, sys
-src = os.path.join(sys.argv[1], "lib", "python3.8", "site-packages")
-dst = sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-# Only pip and setuptools: the image must not inherit whatever this machine installed.
-for name in os.listdir(src):
-    base = name.split("-")[0].lower()
-    if base in ("pip", "setuptools", "_distutils_hack", "distutils-precedence.pth", "pkg_resources"):
-        path = os.path.join(src, name)
-        (shutil.copytree if os.path.isdir(path) else shutil.copy2)(path, os.path.join(dst, name))
-PY
-  # pyenv's scripts point at its own prefix; the image's point at /usr/local.
-  grep -rlI "^#!$prefix/bin/python" "$tmp/root/usr/local/bin" 2>/dev/null \
-    | xargs -r sed -i "1s|^#!$prefix/bin/python.*|#!/usr/local/bin/python3.8|"
-  for n in python3 python; do ln -sf python3.8 "$tmp/root/usr/local/bin/$n"; done
-  [ -e "$tmp/root/usr/local/bin/pip3" ] || printf '#!/usr/local/bin/python3.8\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' > "$tmp/root/usr/local/bin/pip3"
-  [ -e "$tmp/root/usr/local/bin/pip" ] || ln -sf pip3 "$tmp/root/usr/local/bin/pip"
-  chmod 0755 "$tmp/root/usr/local/bin/pip3"
-  chroot "$tmp/root" /sbin/ldconfig
-  chroot "$tmp/root" /usr/local/bin/python3 -c 'import ssl, sqlite3, ctypes, lzma, bz2, zlib' \
-    || die "the Python $py38_version copied into $image does not start; see the error above"
-  tar -C "$tmp/root" -cf - . | docker import \
-    --change "LABEL org.clarafl.inputs=$key" \
-    --change 'ENV LANG=C.UTF-8' \
-    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["python3"]' \
-    - "$image" >/dev/null
-  rm -rf "$tmp"
-  echo "build-images: built $image"
+# python_prefix VERSION -> prints where pyenv keeps CPython VERSION, or fails saying how to get it.
+python_prefix() {
+  local v=$1 prefix
+  prefix=$(pyenv prefix "$v" 2>/dev/null) || prefix=/root/.pyenv/versions/$v
+  [ -x "$prefix/bin/python${v%.*}" ] || die "CPython $v not found (looked in $prefix): install it with 'pyenv install $v'"
+  printf '%s\n' "$prefix"
 }
 
-build_ee_base() {
-  local image=clarafl/ee-base:bookworm-py3.11 prefix pkgs key tar tmp lib old
-  if ! prefix=$(pyenv prefix "$py311_version" 2>/dev/null); then
-    prefix=/root/.pyenv/versions/$py311_version
-  fi
-  [ -x "$prefix/bin/python3.11" ] \
-    || die "CPython $py311_version not found (looked in $prefix): install it with 'pyenv install $py311_version'"
-  # What CPython's modules link to, and what Ansible needs at run time: the SSH client and the CA certificates.
-  pkgs=ca-certificates,openssh-client,libbz2-1.0,libcrypt1,libssl3,libexpat1,libffi8,liblzma5,libncursesw6,libnsl2
-  pkgs=$pkgs,libreadline8,libsqlite3-0,libtirpc3,libuuid1,zlib1g
-  # Only this function and the package manager script count: other targets' changes do not rebuild it.
-  key=$(printf '%s\n' "$pkgs" "$("$prefix/bin/python3.11" -VV)" "$(declare -f build_ee_base)" \
-          "$(sha256sum <"$here/ee-pkgmgr")" | sha256sum | cut -c1-16)
+# What CPython's modules link to.
+python_libs=libbz2-1.0,libcrypt1,libssl3,libexpat1,libffi8,liblzma5,libncursesw6,libnsl2,libreadline8,libsqlite3-0
+python_libs=$python_libs,libtirpc3,libuuid1,zlib1g
+
+# python_image IMAGE VERSION NAME PACKAGES CMD [PREPARE [INPUTS]]: Debian 12 minbase with PACKAGES and CPython
+# VERSION from this machine under /usr/local, as the official images lay it out (libpython through ld.so.cache),
+# tagged IMAGE. PREPARE, a function, finishes the tree (given its path) before it is checked and imported, from
+# files whose digests are INPUTS.
+python_image() {
+  local image=$1 v=$2 name=$3 pkgs=$4 cmd=$5 prepare=${6:-} inputs=${7:-} prefix key tar tmp root lib old
+  prefix=$(python_prefix "$v")
+  v=${v%.*} lib=lib/python${v}
+  # Only what makes this image counts: other targets' changes do not rebuild it.
+  key=$(printf '%s\n' "$image" "$pkgs" "$cmd" "$("$prefix/bin/python$v" -VV)" "$(declare -f python_image)" \
+          ${prepare:+"$(declare -f "$prepare")"} "$inputs" | sha256sum | cut -c1-16)
   if [ "$(label_of "$image")" = "$key" ]; then
     echo "build-images: $image is up to date"
     return
   fi
-  tar=$(rootfs debian12-ee "$pkgs")
-  tmp=$(mktemp -d "$cache/ee-base.XXXXXX")
-  mkdir -p "$tmp/root"
-  tar -C "$tmp/root" -xf "$tar"
+  tar=$(rootfs "$name" "$pkgs")
+  tmp=$(mktemp -d "$cache/$name.XXXXXX")
+  root=$tmp/root
+  mkdir -p "$root"
+  tar -C "$root" -xf "$tar"
   # No downloaded packages, no translations (LANG is C.UTF-8).
-  rm -rf "$tmp/root"/var/cache/apt/archives/*.deb "$tmp/root"/usr/share/locale/*
-  # CPython under /usr/local: the interpreter, its library (no tests, IDLE, Tk, static library, bytecode for -O)
-  # and, of the packages this machine installed, pip and setuptools only.
-  lib=lib/python3.11
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/usr/share/locale/*
+  # The interpreter, its headers and library (no tests, IDLE, Tk, static library, bytecode for -O) and, of the
+  # packages this machine installed into it, pip and setuptools only.
   tar -C "$prefix" --exclude="$lib/test" --exclude="$lib/idlelib" --exclude="$lib/tkinter" \
-      --exclude="$lib/lib2to3/tests" --exclude="$lib/config-3.11-*/*.a" --exclude="$lib/site-packages/*" \
+      --exclude="$lib/lib2to3/tests" --exclude="$lib/config-$v-*/*.a" --exclude="$lib/site-packages/*" \
       --exclude='*.opt-[12].pyc' \
-      -cf - bin/python3.11 lib/libpython3.11.so lib/libpython3.11.so.1.0 lib/libpython3.so "$lib" \
-    | tar -C "$tmp/root/usr/local" -xf -
+      -cf - "bin/python$v" include "lib/libpython$v.so" "lib/libpython$v.so.1.0" lib/libpython3.so "$lib" \
+    | tar -C "$root/usr/local" -xf -
   (cd "$prefix/$lib/site-packages" \
      && tar --exclude='*.opt-[12].pyc' -cf - pip pip-*.dist-info setuptools setuptools-*.dist-info \
           pkg_resources _distutils_hack distutils-precedence.pth) \
-    | tar -C "$tmp/root/usr/local/$lib/site-packages" -xf -
-  for n in python3 python; do ln -sf python3.11 "$tmp/root/usr/local/bin/$n"; done
-  printf '#!/usr/local/bin/python3.11\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
-    > "$tmp/root/usr/local/bin/pip3"
-  chmod 0755 "$tmp/root/usr/local/bin/pip3"
-  ln -sf pip3 "$tmp/root/usr/local/bin/pip"
-  install -m 0755 "$here/ee-pkgmgr" "$tmp/root/usr/local/sbin/ee-pkgmgr"
-  # Packages the build installs later bring no documentation but their copyright files.
-  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
-    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' > "$tmp/root/etc/dpkg/dpkg.cfg.d/01-nodoc"
-  chroot "$tmp/root" /sbin/ldconfig
-  chroot "$tmp/root" /usr/local/bin/python3 -c 'import ssl, sqlite3, ctypes, lzma, bz2, zlib, ensurepip, pip' \
-    || die "the Python $py311_version copied into $image does not start; see the error above"
+    | tar -C "$root/usr/local/$lib/site-packages" -xf -
+  for n in python3 python; do ln -sf "python$v" "$root/usr/local/bin/$n"; done
+  printf '#!/usr/local/bin/python%s\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' "$v" \
+    > "$root/usr/local/bin/pip3"
+  chmod 0755 "$root/usr/local/bin/pip3"
+  ln -sf pip3 "$root/usr/local/bin/pip"
+  [ -z "$prepare" ] || "$prepare" "$root"
+  chroot "$root" /sbin/ldconfig
+  chroot "$root" /usr/local/bin/python3 -c 'import ssl, sqlite3, ctypes, lzma, bz2, zlib, ensurepip, pip' \
+    || die "the Python $v copied into $image does not start; see the error above"
   old=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  tar -C "$tmp/root" -cf - . | docker import \
+  tar -C "$root" -cf - . | docker import \
     --change "LABEL org.clarafl.inputs=$key" \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["bash"]' \
+    --change "CMD [\"$cmd\"]" \
     - "$image" >/dev/null
   rm -rf "$tmp"
   # The image this one replaces, unless something still uses it.
   [ -z "$old" ] || docker rmi "$old" >/dev/null 2>&1 || true
   echo "build-images: built $image"
+}
+
+# The base the clara_image role's `build` source uses, as the official python:3.8-slim.
+build_python38() {
+  python_image python:3.8-slim "$py38_version" debian12-py38 "ca-certificates,$python_libs" python3
+}
+
+# The execution environment's base: Ansible needs the SSH client and the CA certificates at run time, and
+# ansible-builder a package manager (ee-pkgmgr, which speaks apt).
+ee_base_finish() {
+  install -m 0755 "$here/ee-pkgmgr" "$1/usr/local/sbin/ee-pkgmgr"
+  # Packages the build installs later bring no documentation but their copyright files.
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+    > "$1/etc/dpkg/dpkg.cfg.d/01-nodoc"
+}
+
+build_ee_base() {
+  python_image clarafl/ee-base:bookworm-py3.11 "$py311_version" debian12-ee \
+    "ca-certificates,openssh-client,$python_libs" bash ee_base_finish "$(sha256sum <"$here/ee-pkgmgr")"
 }
 
 case "$only" in

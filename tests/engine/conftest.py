@@ -13,6 +13,7 @@ readiness wait uses the same driver through module_utils.
 from __future__ import absolute_import, division, print_function
 
 import os
+import subprocess
 import sys
 import time
 
@@ -56,6 +57,26 @@ def query_status(fed):
     return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
 
 
+def build_image(tmp):
+    """Build the default Clara image with the clara_image role (playbooks/image.yml), as a fresh machine needs."""
+    cli = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    with open(os.path.join(tmp, "ansible.cfg"), "w") as fh:
+        fh.write("[defaults]\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
+               ANSIBLE_CONFIG=os.path.join(tmp, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    sys.stderr.write("\nbuilding the Clara image %s (tests/engine/playbooks/image.yml)\n" % fedlib.IMAGE)
+    proc = subprocess.run([cli, "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
+                           os.path.join(HERE, "playbooks", "image.yml")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp, check=False)
+    out = proc.stdout.decode("utf-8", "replace")
+    os.makedirs(os.path.join(REPO, "tests", "output"), exist_ok=True)
+    with open(os.path.join(REPO, "tests", "output", "engine-image.log"), "w") as fh:
+        fh.write(out)
+    if proc.returncode != 0:
+        _unavailable("building the Clara image %s failed (tests/output/engine-image.log):\n%s"
+                     % (fedlib.IMAGE, out[-3000:]))
+
+
 @pytest.fixture(scope="session")
 def federation(tmp_path_factory):
     try:
@@ -65,6 +86,8 @@ def federation(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("federation"))
     try:
         fed = fedlib.Federation(workdir)
+        if fed.image == fedlib.IMAGE and not fed.has_image():
+            build_image(str(tmp_path_factory.mktemp("image")))
         fed.check_preconditions()
     except fedlib.FederationError as exc:
         _unavailable(str(exc))

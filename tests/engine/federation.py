@@ -158,6 +158,13 @@ class Federation(object):
         return os.path.join(self.kits, "admin")
 
     # preconditions -----------------------------------------------------------------------
+    def has_image(self):
+        try:
+            self.client.images.get(self.image)
+        except ImageNotFound:
+            return False
+        return True
+
     def check_preconditions(self):
         """Raise FederationError with a clear sentence when the machine cannot run the federation."""
         try:
