@@ -1,7 +1,9 @@
 """A host reached over SSH as a user whose sudo wants a password, or who may not use sudo: site.yml stops in its
-first play with a sentence that says what to set, and nothing changes on the host. The host is a container of
+first play with a sentence that says what to set, and nothing changes on the host; the other playbooks stop the same
+way before they do anything else. The host is a container of
 clarafl-test/debian12-systemd (scripts/build-images.sh) running only sshd, on this machine's Docker engine."""
 import os
+import re
 import subprocess
 import uuid
 
@@ -131,4 +133,22 @@ def test_with_the_password_the_first_play_goes_on(tmp_path, ssh_host):
     assert "sudo asks" not in text and "sudo refused" not in text
     assert "fl_admin_num_rounds" in text
     assert "1 problem(s) found before any host was changed (nothing was changed)" in text
+    nothing_changed(name, "pwops")
+
+
+# What may run before the check stops a playbook: its inventory guard, and the check itself.
+CHECK_TASKS = {"Refuse to run without an inventory", "Check that Ansible can become root on each host",
+               "Stop when a host does not let Ansible become root"}
+
+
+@pytest.mark.parametrize("playbook", ["status", "stop", "teardown", "train", "validate"])
+def test_every_other_playbook_checks_sudo_before_anything_else(tmp_path, ssh_host, playbook):
+    name, address, key = ssh_host
+    run = run_playbook(os.path.join(REPO, "playbooks", playbook + ".yml"),
+                       write_inventory(tmp_path, address, key, "pwops"))
+    text = first_play_message(run)
+    assert ("gpu-host: sudo asks pwops for a password: run with --ask-become-pass (-K), set ansible_become_password "
+            "(in Ansible Vault), or connect as a user with passwordless sudo (NOPASSWD).") in text, run.output
+    ran = {task.split(" : ")[-1] for task in re.findall(r"TASK \[(.*?)\]", run.output)}
+    assert ran <= CHECK_TASKS, ran - CHECK_TASKS
     nothing_changed(name, "pwops")
