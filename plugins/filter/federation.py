@@ -289,6 +289,11 @@ def fl_start_commands(hosts, hostvars):
     return federation.start_commands(_hosts(hosts, 'fl_start_commands'), hostvars)
 
 
+def fl_multi_gpu_sites(hosts, hostvars):
+    """{site: GPU count} of the sites of the client machines HOSTS that start on several GPUs (start_mgpu)."""
+    return federation.multi_gpu_sites(_hosts(hosts, 'fl_multi_gpu_sites'), hostvars)
+
+
 class FilterModule(object):
     def filters(self):
         return {'fl_client_sites': fl_client_sites, 'fl_training_summary': fl_training_summary,
@@ -302,4 +307,5 @@ class FilterModule(object):
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
                 'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,
-                'fl_start_commands': fl_start_commands, 'fl_become_problems': fl_become_problems}
+                'fl_start_commands': fl_start_commands, 'fl_become_problems': fl_become_problems,
+                'fl_multi_gpu_sites': fl_multi_gpu_sites}

@@ -55,6 +55,7 @@ import shlex
 import tarfile
 
 from ansible_collections.clarafl.federation.plugins.module_utils import admin_driver
+from ansible_collections.clarafl.federation.plugins.module_utils.federation import start_site_command
 
 from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import (
     APIError, DockerException, DockerUnavailable, NotFound, connect)
@@ -697,7 +698,7 @@ def _registered(status, site):
 
 
 def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval=REJOIN_INTERVAL, clock=None,
-           sleep=None):
+           sleep=None, gpus=None):
     """The one place that brings back sites whose containers were just restarted (a site that hung, one that died).
 
     For each site of SITES, as a restarted site needs:
@@ -707,7 +708,8 @@ def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval
       * then the site must answer the server (``check_status client``) within TIMEOUT seconds, counted from the
         first call, for all the sites together;
       * a site that answers while the server trains and it does not is given the training's MMAR and started
-        (``deploy MMAR client SITE``, ``start client SITE``), so that it contributes again.
+        (``deploy MMAR client SITE``, then ``start client SITE``, or ``start_mgpu client <n> SITE`` for a site that
+        GPUS ({site: count}) lists on several GPUs, as the run's first start), so that it contributes again.
 
     read() returns the parsed status (see parse_status) of one console session and raises AdminConsoleError when
     the server cannot be read (it may still be starting: read again until TIMEOUT). send(commands) runs admin
@@ -789,7 +791,7 @@ def rejoin(read, send, sites, mmar=None, timeout=180, check_mode=False, interval
             out["changed"] = True
             continue
         try:
-            send(["deploy %s client %s" % (mmar, site), "start client %s" % site])
+            send(["deploy %s client %s" % (mmar, site), start_site_command(site, gpus)])
         except AdminConsoleError as exc:
             try:
                 now = read()

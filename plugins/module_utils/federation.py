@@ -222,15 +222,9 @@ def shared_machines(hosts, hostvars, clients=()):
     return problems
 
 
-def start_commands(hosts, hostvars):
-    """The console commands that start the training on every site of the client machines HOSTS.
-
-    A site that lists more than one GPU (its gpus, else its host's fl_client_gpus) starts on all of them with
-    ``start_mgpu client <n> <site>``; the others together with ``start client`` (every registered site when none
-    lists several GPUs, as the runbook does; by name otherwise, so no site is started twice). ``gpus: all`` is one
-    process: the count is not known before the machine is looked at.
-    """
-    single, multi = [], []
+def _site_gpu_counts(hosts, hostvars):
+    """[(site, GPU count)] of the sites of the client machines HOSTS, in order; 1 for a site on one GPU or none."""
+    out = []
     for site_host in hosts:
         hv = hostvars[site_host]
         default = hv.get("fl_client_gpus", "none")
@@ -239,14 +233,51 @@ def start_commands(hosts, hostvars):
             if not isinstance(entry, dict):
                 continue
             gpus = _gpu_list(entry.get("gpus", default))
-            if isinstance(gpus, list) and len(gpus) > 1:
-                multi.append((str(entry.get("name")), len(gpus)))
-            else:
-                single.append(str(entry.get("name")))
+            out.append((str(entry.get("name")), len(gpus) if isinstance(gpus, list) and len(gpus) > 1 else 1))
+    return out
+
+
+def multi_gpu_sites(hosts, hostvars):
+    """{site: GPU count} of the sites of the client machines HOSTS that list more than one GPU (their gpus, else
+    their host's fl_client_gpus): each starts on all of them with ``start_mgpu client <n> <site>``. ``gpus: all``
+    is one process: the count is not known before the machine is looked at."""
+    return dict((name, count) for name, count in _site_gpu_counts(hosts, hostvars) if count > 1)
+
+
+def start_commands(hosts, hostvars):
+    """The console commands that start the training on every site of the client machines HOSTS.
+
+    A site that lists more than one GPU starts on all of them with ``start_mgpu client <n> <site>``
+    (multi_gpu_sites); the others together with ``start client`` (every registered site when none lists several
+    GPUs, as the runbook does; by name otherwise, so no site is started twice).
+    """
+    counts = _site_gpu_counts(hosts, hostvars)
+    single = [name for name, count in counts if count == 1]
+    multi = [(name, count) for name, count in counts if count > 1]
     if not multi:
         return ["start client"]
     commands = ["start client %s" % " ".join(single)] if single else []
     return commands + ["start_mgpu client %d %s" % (count, name) for name, count in multi]
+
+
+def gpu_counts(gpus):
+    """({site: GPU count}, problems) from GPUS, {site: count} as multi_gpu_sites gives it (a count may come as a
+    string of digits); one sentence per entry that is no whole number of at least 1."""
+    counts, problems = {}, []
+    for site, count in sorted((gpus or {}).items()):
+        text = str(count).strip()
+        if isinstance(count, bool) or not text.isdigit() or int(text) < 1:
+            problems.append("%s: %r is no GPU count" % (site, count))
+        else:
+            counts[str(site)] = int(text)
+    return counts, problems
+
+
+def start_site_command(site, gpus=None):
+    """The command that starts one SITE: ``start_mgpu client <n> SITE`` for a site of GPUS ({site: count}, as
+    multi_gpu_sites) on several GPUs, else ``start client SITE``."""
+    count = (gpus or {}).get(site) or 1
+    return "start_mgpu client %d %s" % (count, site) if count > 1 else "start client %s" % site
 
 
 def _gpu_list(gpus):

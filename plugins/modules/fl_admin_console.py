@@ -210,8 +210,8 @@ options:
         respond) although it removes it, so that answer is no failure); the module then waits, reading the
         status every 5 seconds, until every site answers the server (C(check_status client)), at most
         O(wait_timeout) seconds; a site that answers while the server trains and it does not is given the MMAR
-        (C(deploy MMAR client SITE)) and started (C(start client SITE)) in the running training, so that it
-        contributes again."
+        (C(deploy MMAR client SITE)) and started (C(start client SITE), or C(start_mgpu client <n> SITE) for a site
+        of O(rejoin_gpus)) in the running training, so that it contributes again."
       - Fails, naming them, when sites do not answer in time (the others are brought back first), when a deploy or
         start fails while the server still trains, and when a site must join the training but O(mmar) is not set.
       - The deploy and the start wait at least 120 seconds each (O(timeout) when longer); a start that hangs
@@ -220,6 +220,15 @@ options:
       - An empty list does nothing and does not connect.
     type: list
     elements: str
+  rejoin_gpus:
+    description:
+      - With O(rejoin), the sites that train on several GPUs, each with its GPU count, as the
+        P(clarafl.federation.fl_multi_gpu_sites#filter) filter gives them. Such a site is started in the running
+        training with C(start_mgpu client <n> SITE), as it was at the run's start; a site not listed, with
+        C(start client SITE).
+    type: dict
+    default: {}
+    version_added: 0.3.0
   mmar:
     description:
       - With O(rejoin), the name the running training's MMAR was uploaded under (the O(commands) C(upload_folder)
@@ -588,6 +597,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.engine_log impo
     rounds_commands,
     tail_command,
 )
+from ansible_collections.clarafl.federation.plugins.module_utils.federation import gpu_counts
 from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import HAS_DOCKER
 from ansible_collections.clarafl.federation.plugins.module_utils.admin_console import (
     DEFAULT_KIT_DIR,
@@ -769,6 +779,10 @@ def run_rejoin(module, p, ret):
     if words:
         module.fail_json(msg="rejoin and mmar take site and MMAR names (one word each), got %s"
                              % ", ".join(repr(w) for w in words), **ret)
+    gpus, problems = gpu_counts(p["rejoin_gpus"])
+    if problems:
+        module.fail_json(msg="rejoin_gpus maps each site to its number of GPUs (a whole number, at least 1): %s"
+                             % "; ".join(problems), **ret)
     if not p["rejoin"]:
         module.exit_json(**ret)
     try:
@@ -789,7 +803,7 @@ def run_rejoin(module, p, ret):
                                                         p["kit_dir"]), kind=result.get("error_kind") or "console")
 
         out = rejoin(lambda: read()[0], send, p["rejoin"], mmar=p["mmar"], timeout=p["wait_timeout"],
-                     check_mode=module.check_mode)
+                     check_mode=module.check_mode, gpus=gpus)
     except AdminConsoleError as exc:
         if "rejoined" in exc.details:
             ret["rejoined"] = exc.details["rejoined"]
@@ -824,6 +838,7 @@ def main():
             seen_training=dict(type="bool", default=False),
             started=dict(type="bool", default=False),
             rejoin=dict(type="list", elements="str"),
+            rejoin_gpus=dict(type="dict", default={}),
             mmar=dict(type="str"),
             log_files=dict(type="dict", default={}),
             diagnose_after=dict(type="float", default=20),

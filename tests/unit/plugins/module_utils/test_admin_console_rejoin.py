@@ -62,7 +62,7 @@ class Federation(object):
             if verb == "remove_client":
                 self.sites[site] = "gone"
                 self.removed_at[site] = self.reads
-            elif verb == "start":
+            elif verb in ("start", "start_mgpu"):
                 self.sites[site] = "training"
 
 
@@ -81,6 +81,15 @@ def test_a_restarted_site_is_removed_waited_for_deployed_and_started():
         "answers the server (training not started)",
         "deployed clarafl_demo to it and started it in the running training (round 3)"]}
     assert out["status"]["clients"]["b"]["status"] == "training not started"
+
+
+def test_a_site_on_several_gpus_is_started_on_all_of_them_as_at_the_run_start():
+    fed = Federation(Clock(), {"a": "old", "b": "old", "c": "training"})
+    out = _rejoin(fed, ["a", "b"], gpus={"b": 4, "c": 2})
+    assert fed.sent == ["remove_client a", "remove_client b", "deploy clarafl_demo client a", "start client a",
+                        "deploy clarafl_demo client b", "start_mgpu client 4 b"]
+    assert out["rejoined"]["b"][-1] == "deployed clarafl_demo to it and started it in the running training (round 3)"
+    assert fed.sites == {"a": "training", "b": "training", "c": "training"}
 
 
 def test_a_site_already_back_and_training_is_left_alone():

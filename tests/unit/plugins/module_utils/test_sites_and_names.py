@@ -216,6 +216,28 @@ def test_start_commands_start_a_site_listing_several_gpus_on_all_of_them():
     assert fed.start_commands(["h"], only) == ["start_mgpu client 3 x"]
 
 
+def test_the_sites_on_several_gpus_and_how_one_of_them_starts_again():
+    hv = {"h1": {"fl_sites": [{"name": "a", "org": "o", "gpus": [0, 1]}, {"name": "b", "org": "o", "gpus": [2]}]},
+          "h2": {"fl_sites": [{"name": "c", "org": "o"}], "fl_client_gpus": "0,1,2,3"},
+          "h3": {"fl_sites": [{"name": "d", "org": "o", "gpus": "all"}]}}
+    gpus = fed.multi_gpu_sites(["h1", "h2", "h3"], hv)
+    assert gpus == {"a": 2, "c": 4}
+    assert fed.multi_gpu_sites(["h3"], hv) == {}
+    # The same command a site got at the run's start (start_commands), for that site alone.
+    assert [fed.start_site_command(site, gpus) for site in "abcd"] == [
+        "start_mgpu client 2 a", "start client b", "start_mgpu client 4 c", "start client d"]
+    assert fed.start_site_command("a") == "start client a"
+
+
+def test_gpu_counts_take_whole_numbers_and_name_the_others():
+    assert fed.gpu_counts({"a": 2, "b": "4", "c": 1}) == ({"a": 2, "b": 4, "c": 1}, [])
+    assert fed.gpu_counts(None) == ({}, [])
+    counts, problems = fed.gpu_counts({"a": 0, "b": "two", "c": True, "d": 2.5, "e": 3})
+    assert counts == {"e": 3}
+    assert problems == ["a: 0 is no GPU count", "b: 'two' is no GPU count", "c: True is no GPU count",
+                        "d: 2.5 is no GPU count"]
+
+
 def test_departed_registered_and_their_kit_entries():
     status = {"registered_clients": [{"name": "org1-a"}, {"name": "org4"}, {"name": "org3"}, "garbled"]}
     assert fed.departed_registered(status, ["org1-a", "org2"]) == ["org3", "org4"]

@@ -286,6 +286,29 @@ def test_rejoin_deploys_and_starts_a_site_back_in_the_running_training(fed, caps
         "deploy demo client site-b", "start client site-b"]
 
 
+def test_rejoin_starts_a_site_on_several_gpus_with_start_mgpu(fed, capsys):
+    fed.engine.cfg["replies"] = {
+        "check_status server": _training_server(["site-a", "site-b"]),
+        "check_status client": _clients({"site-a": "training started", "site-b": "training not started"}),
+        "deploy demo client site-b": _string_reply("instance:site-b : MMAR deployed."),
+        "start_mgpu client 2 site-b": _string_reply("instance:site-b : Start the client..."),
+    }
+    fed.engine.write()
+    result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo", sites=["site-a", "site-b"],
+                                                    rejoin_gpus={"site-b": "2", "site-a": 4}), capsys)
+    assert "Traceback" not in raw and not result.get("failed"), result
+    assert [c for c in fed.engine.sent() if not c.startswith("check_status")] == [
+        "deploy demo client site-b", "start_mgpu client 2 site-b"]
+    # A count that is no whole number is refused before anything is sent.
+    calls = len(fed.engine.calls())
+    result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo",
+                                                    rejoin_gpus={"site-b": "two", "site-a": 0}), capsys)
+    assert "Traceback" not in raw and result["failed"]
+    assert result["msg"] == ("rejoin_gpus maps each site to its number of GPUs (a whole number, at least 1): "
+                             "site-a: 0 is no GPU count; site-b: 'two' is no GPU count")
+    assert len(fed.engine.calls()) == calls
+
+
 def test_rejoin_removes_the_old_registration_and_names_a_site_that_never_answers(fed, capsys):
     fed.engine.cfg["replies"] = {
         "check_status server": _training_server(["site-a", "site-b"]),
