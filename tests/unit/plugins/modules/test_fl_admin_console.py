@@ -264,14 +264,19 @@ def _clients(states):
         for site, state in states.items()))
 
 
-def test_rejoin_deploys_and_starts_a_site_back_in_the_running_training(fed, capsys):
+def _site_b_back_in_a_training(fed, start):
+    """The engine trains site-a; site-b answers again, not training, and accepts the deploy and START."""
     fed.engine.cfg["replies"] = {
         "check_status server": _training_server(["site-a", "site-b"]),
         "check_status client": _clients({"site-a": "training started", "site-b": "training not started"}),
         "deploy demo client site-b": _string_reply("instance:site-b : MMAR deployed."),
-        "start client site-b": _string_reply("instance:site-b : Start the client..."),
+        start: _string_reply("instance:site-b : Start the client..."),
     }
     fed.engine.write()
+
+
+def test_rejoin_deploys_and_starts_a_site_back_in_the_running_training(fed, capsys):
+    _site_b_back_in_a_training(fed, "start client site-b")
     result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo",
                                                     sites=["site-a", "site-b"]), capsys)
     assert "Traceback" not in raw
@@ -287,13 +292,7 @@ def test_rejoin_deploys_and_starts_a_site_back_in_the_running_training(fed, caps
 
 
 def test_rejoin_starts_a_site_on_several_gpus_with_start_mgpu(fed, capsys):
-    fed.engine.cfg["replies"] = {
-        "check_status server": _training_server(["site-a", "site-b"]),
-        "check_status client": _clients({"site-a": "training started", "site-b": "training not started"}),
-        "deploy demo client site-b": _string_reply("instance:site-b : MMAR deployed."),
-        "start_mgpu client 2 site-b": _string_reply("instance:site-b : Start the client..."),
-    }
-    fed.engine.write()
+    _site_b_back_in_a_training(fed, "start_mgpu client 2 site-b")
     result, raw = run_module(fl_admin_console, dict(fed.args, rejoin=["site-b"], mmar="demo", sites=["site-a", "site-b"],
                                                     rejoin_gpus={"site-b": "2", "site-a": 4}), capsys)
     assert "Traceback" not in raw and not result.get("failed"), result
