@@ -26,7 +26,8 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
 IMAGE = os.environ.get("CLARAFL_ENGINE_IMAGE", "clarafl/clara-train-cpu:4.0")
-PREFIX = "clarafl-adm-test-"
+# Another checkout running its engine tests on this machine at once sets these (and the ports) apart.
+PREFIX = os.environ.get("CLARAFL_ENGINE_PREFIX", "clarafl-adm-test-")
 PROJECT = "admtest"
 SERVER_CN = "localhost"
 FL_PORT = int(os.environ.get("CLARAFL_ENGINE_FL_PORT", "28002"))

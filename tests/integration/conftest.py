@@ -91,6 +91,13 @@ def installed_collection(tmp_path_factory):
 
 
 SITES = [("org1-a", "org1"), ("org1-b", "org1"), ("org2", "org2")]
+# Two checkouts may run their integration tests on one machine at once: each moves its ports by this much.
+PORT_OFFSET = int(os.environ.get("CLARAFL_TEST_PORT_OFFSET", "0"))
+
+
+def port(number):
+    """A test module's port, moved by CLARAFL_TEST_PORT_OFFSET."""
+    return number + PORT_OFFSET
 
 
 def write_local_inventory(tmp, project, fed_port, extra=None, site_vars=None, host_vars=None):

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import HERE, REPO, docker, run_playbook, write_local_inventory
+from conftest import HERE, REPO, docker, port, run_playbook, write_local_inventory
 
 
 SITE = os.path.join(REPO, "site.yml")
@@ -26,7 +26,7 @@ APPS = os.path.join(HERE, "apps")
 def byo(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("byo")
     project = "itbyo_%s" % uuid.uuid4().hex[:6]
-    path = write_local_inventory(tmp, project, 8212)
+    path = write_local_inventory(tmp, project, port(8212))
     info = {"tmp": tmp, "project": project, "inventory": path}
     yield info
     run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=path,

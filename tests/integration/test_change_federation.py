@@ -13,7 +13,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import REPO, docker, run_playbook, write_local_inventory
+from conftest import REPO, docker, port, run_playbook, write_local_inventory
 
 
 SITE = os.path.join(REPO, "site.yml")
@@ -23,7 +23,7 @@ SITE = os.path.join(REPO, "site.yml")
 def fed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("change")
     project = "itchg_%s" % uuid.uuid4().hex[:6]
-    path = write_local_inventory(tmp, project, 8222, extra={"fl_admin_num_rounds": 3})
+    path = write_local_inventory(tmp, project, port(8222), extra={"fl_admin_num_rounds": 3})
     info = {"tmp": tmp, "project": project, "inventory": path}
     yield info
     run_playbook(os.path.join(REPO, "playbooks", "teardown.yml"), inventory=path,

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import SITES, ansible_command, docker, run_playbook, write_local_inventory
+from conftest import SITES, ansible_command, docker, port, run_playbook, write_local_inventory
 
 
 SITE = "clarafl.federation.site"
@@ -30,7 +30,7 @@ SITE = "clarafl.federation.site"
 def fed(tmp_path_factory, installed_collection):
     tmp = tmp_path_factory.mktemp("federation")
     project = "itfed_%s" % uuid.uuid4().hex[:6]
-    path = write_local_inventory(tmp, project, 8202, {"fl_admin_num_rounds": 3})
+    path = write_local_inventory(tmp, project, port(8202), {"fl_admin_num_rounds": 3})
     info = {"tmp": tmp, "project": project, "inventory": path, "started": time.time() - 1,
             "collection": installed_collection}
     yield info
@@ -333,8 +333,8 @@ def test_stop_then_teardown_leave_only_the_provisioning_workspace(fed):
         if kept.returncode == 0:
             names = tarfile.open(fileobj=io.BytesIO(kept.stdout)).getnames()
             assert not [n for n in names if n.endswith(".key") or "/fl" in "/" + n], (name, names)
-    for port in (8202, 8203):
-        assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port],
+    for fl_port in (port(8202), port(8203)):
+        assert subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % fl_port],
                               stderr=subprocess.DEVNULL, check=False).returncode != 0
     # Check mode on the stopped federation: a preview that starts and waits for nothing.
     preview = play(fed, SITE, args=["--check", "--diff"])

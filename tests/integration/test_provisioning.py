@@ -13,7 +13,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from conftest import REPO, run_playbook
+from conftest import REPO, port, run_playbook
 
 
 SITE = os.path.join(REPO, "site.yml")
@@ -28,8 +28,8 @@ def write_inventory(tmp_path, project, clients=None, extra=None):
         "clara_image_build_ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
         "fl_server_org": "clarafl",
         # Ports of their own: a federation running on this machine keeps the default ones.
-        "fl_fed_learn_port": 8702,
-        "fl_admin_port": 8703,
+        "fl_fed_learn_port": port(8702),
+        "fl_admin_port": port(8703),
         "fl_admins": [{"email": "admin@clarafl.local", "org": "clarafl", "roles": ["super"]}],
         "fl_org_policies": {"clarafl": "relaxed", "org1": "relaxed", "org2": "strict"},
         "provisioning_server_cn": "localhost",
@@ -163,13 +163,13 @@ def test_a_bad_inventory_fails_before_the_tool_runs_naming_every_problem(tmp_pat
     inventory = write_inventory(
         tmp_path, project,
         clients=[("org1-a", "org1"), ("org1-a", "org1"), ("site-" + "x" * 60, "org9")],
-        extra={"provisioning_server_cn": "example.com", "provisioning_admin_port": 8702,
+        extra={"provisioning_server_cn": "example.com", "provisioning_admin_port": port(8702),
                "fl_admins": [{"email": "admin@clarafl.local", "org": "clarafl", "roles": ["super"]},
                              {"email": "it@clarafl.local", "org": "", "roles": ["lead_it"]}]})
     run = run_playbook(SITE, inventory=inventory, args=TAGS)
     assert run.rc != 0
     output = " ".join(run.output.split())
-    for sentence in ("still 'example.com'", "fed_learn_port and admin_port are both 8702",
+    for sentence in ("still 'example.com'", "fed_learn_port and admin_port are both %d" % port(8702),
                      "client name 'org1-a' is used twice (on localhost)", "is 65 characters, over the 64 certificates allow",
                      "org 'org9' has no policy", "admin 'it@clarafl.local' has no org"):
         assert sentence in output, sentence

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import REPO, docker, run_playbook, write_local_inventory
+from conftest import REPO, docker, port, run_playbook, write_local_inventory
 
 
 SITE = os.path.join(REPO, "site.yml")
@@ -20,7 +20,7 @@ TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
 
 
 def write_inventory(tmp_path, project, extra=None, site_vars=None, host_vars=None):
-    return write_local_inventory(tmp_path, project, 8302, dict({"fl_admin_num_rounds": 2}, **(extra or {})),
+    return write_local_inventory(tmp_path, project, port(8302), dict({"fl_admin_num_rounds": 2}, **(extra or {})),
                                  site_vars=site_vars, host_vars=host_vars)
 
 
@@ -140,13 +140,13 @@ def test_a_missing_dataset_folder_is_found_before_anything_runs(tmp_path, projec
 def test_a_foreign_listener_on_the_fl_port_is_named(tmp_path, project):
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", 8302))
+    listener.bind(("0.0.0.0", port(8302)))
     listener.listen(1)
     try:
         out = first_play_failure(run_playbook(SITE, inventory=write_inventory(tmp_path, project)))
     finally:
         listener.close()
-    assert "port 8302" in out and "fl_fed_learn_port" in out and "pid %d" % os.getpid() in out
+    assert "port %d" % port(8302) in out and "fl_fed_learn_port" in out and "pid %d" % os.getpid() in out
     nothing_made(tmp_path, project)
 
 
