@@ -12,8 +12,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.clarafl.federation.plugins.module_utils import federation
 from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import matrix_lines
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import (
-    app_leftovers, federated_configs, run_summary)
-from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import plan_run
+    app_leftovers, federated_configs, run_summary, with_metrics)
+from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import plan_run
 
 
 def _hosts(hosts, name):
@@ -143,13 +143,23 @@ def fl_training_summary(summary):
     return lines
 
 
-def fl_status_table(status):
-    """Readable lines for the status the admin console module returns."""
+def fl_status_table(status, summary=None):
+    """Readable lines for the federation's status (clarafl.federation.fl_admin_info). The server resets its counters
+    when a run ends: for the run it shows stopped, the rounds and contributions come from that run's SUMMARY."""
     if not isinstance(status, dict):
         raise AnsibleFilterError('fl_status_table expects a dictionary, got %s' % type(status).__name__)
-    lines = ['server: %s, run %s, round %s of %s' % (
-        status.get('server_status', '?'), status.get('run_number') if status.get('run_number') is not None else 'not set',
-        status.get('current_round', '-'), status.get('max_round', '-'))]
+    kept = summary if isinstance(summary, dict) and summary.get('run_number') is not None and \
+        summary.get('run_number') == status.get('run_number') and status.get('server_status') != 'training started' \
+        else None
+    if kept:
+        lines = ['server: %s, run %s: %s of %s round(s) done (from the run\'s summary)' % (
+            status.get('server_status', '?'), kept['run_number'], kept.get('rounds_done', '?'),
+            kept.get('num_rounds', '?'))]
+    else:
+        lines = ['server: %s, run %s, round %s of %s' % (
+            status.get('server_status', '?'),
+            status.get('run_number') if status.get('run_number') is not None else 'not set',
+            status.get('current_round', '-'), status.get('max_round', '-'))]
     registered = dict((c.get('name'), c) for c in status.get('registered_clients') or [])
     clients = status.get('clients') or {}
     names = sorted(set(registered) | set(clients))
@@ -157,9 +167,10 @@ def fl_status_table(status):
     for name in names:
         reg = registered.get(name, {})
         last = reg.get('last_accepted_round')
+        count = (kept.get('contributions') or {}).get(name, '-') if kept else reg.get('contribution_count', '-')
         lines.append('%-20s %-12s %-26s %-14s %s' % (
             name, 'yes' if name in registered else 'no', (clients.get(name) or {}).get('status', '-'),
-            '-' if last in (None, '') else last, reg.get('contribution_count', '-')))
+            '-' if last in (None, '') else last, count))
     if not names:
         lines.append('no site is registered')
     return lines
@@ -213,34 +224,13 @@ def fl_become_problems(hosts, results, hostvars=None):
 
 
 def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
-    """What fl_admin does with the run (module_utils.training_plan.plan_run): status None previews it (check mode)."""
+    """What fl_admin does with the run (module_utils/_training_plan.py plan_run): status None previews it (check mode);
+    run_number None is the latest run the record names."""
     try:
         return plan_run(run_number, restart=restart, state=state, summary=summary, status=status, sites=sites,
                         mmar=mmar, num_rounds=num_rounds)
     except ValueError as exc:
         raise AnsibleFilterError('fl_training_plan: %s' % exc)
-
-
-def fl_round_lines(history, contributions=None):
-    """One line per change of the server's state or round in a wait's readings, then the contributions."""
-    if not isinstance(history, (list, tuple)):
-        raise AnsibleFilterError('fl_round_lines expects a list, got %s' % type(history).__name__)
-    lines = []
-    last = None
-    for status in history:
-        if not isinstance(status, dict):
-            continue
-        key = (status.get('run_number'), status.get('server_status'), status.get('current_round'))
-        if key == last:
-            continue
-        last = key
-        line = 'run %s: %s' % ('?' if key[0] is None else key[0], key[1] or '?')
-        if key[2] is not None:
-            line += ', round %s of %s' % (key[2], status.get('max_round', '?'))
-        lines.append(line)
-    if contributions:
-        lines.append('contributions so far: %s' % ', '.join('%s=%s' % (k, contributions[k]) for k in sorted(contributions)))
-    return lines
 
 
 def fl_mmar_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=None, demo=False,
@@ -255,6 +245,13 @@ def fl_run_summary(metrics_text, fields):
     if not isinstance(fields, dict):
         raise AnsibleFilterError('fl_run_summary expects a dictionary of fields, got %s' % type(fields).__name__)
     return run_summary(metrics_text, **fields)
+
+
+def fl_summary_metrics(summary, metrics_text, metrics_path=None):
+    """A run's summary (as fl_training wrote it) with the app's metrics added (module_utils/mmar_config.py)."""
+    if not isinstance(summary, dict):
+        raise AnsibleFilterError('fl_summary_metrics expects a summary dictionary, got %s' % type(summary).__name__)
+    return with_metrics(summary, metrics_text, metrics_path)
 
 
 def fl_app_leftovers(names):
@@ -303,7 +300,8 @@ class FilterModule(object):
                 'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
                 'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
-                'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,
+                'fl_problem_report': fl_problem_report, 'fl_training_plan': fl_training_plan,
+                'fl_summary_metrics': fl_summary_metrics,
                 'fl_mmar_configs': fl_mmar_configs, 'fl_log_files': fl_log_files,
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
                 'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,

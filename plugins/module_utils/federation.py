@@ -18,6 +18,8 @@ __metaclass__ = type
 import hashlib
 import json
 
+from ansible_collections.clarafl.federation.plugins.module_utils import _dialect_clara40 as dialect
+
 KIT_ROOT_BASE = "/opt/clarafl"
 CONTAINER_PREFIX = "clarafl"
 # What a site entry of fl_sites may set; the rest of a site comes from the host's fl_client_* variables.
@@ -245,19 +247,10 @@ def multi_gpu_sites(hosts, hostvars):
 
 
 def start_commands(hosts, hostvars):
-    """The console commands that start the training on every site of the client machines HOSTS.
-
-    A site that lists more than one GPU starts on all of them with ``start_mgpu client <n> <site>``
-    (multi_gpu_sites); the others together with ``start client`` (every registered site when none lists several
-    GPUs, as the runbook does; by name otherwise, so no site is started twice).
-    """
+    """The console commands that start the training on every site of the client machines HOSTS (the engine's
+    dialect: start_mgpu for a site that lists several GPUs, start client for the others)."""
     counts = _site_gpu_counts(hosts, hostvars)
-    single = [name for name, count in counts if count == 1]
-    multi = [(name, count) for name, count in counts if count > 1]
-    if not multi:
-        return ["start client"]
-    commands = ["start client %s" % " ".join(single)] if single else []
-    return commands + ["start_mgpu client %d %s" % (count, name) for name, count in multi]
+    return dialect.start_commands([name for name, _count in counts], dict(counts))
 
 
 def gpu_counts(gpus):
@@ -275,9 +268,8 @@ def gpu_counts(gpus):
 
 def start_site_command(site, gpus=None):
     """The command that starts one SITE: ``start_mgpu client <n> SITE`` for a site of GPUS ({site: count}, as
-    multi_gpu_sites) on several GPUs, else ``start client SITE``."""
-    count = (gpus or {}).get(site) or 1
-    return "start_mgpu client %d %s" % (count, site) if count > 1 else "start client %s" % site
+    multi_gpu_sites) on several GPUs, else ``start client SITE`` (the engine's dialect)."""
+    return dialect.site_command("start", site, gpus)
 
 
 def _gpu_list(gpus):

@@ -261,6 +261,18 @@ def run_summary(metrics_text, engine_rounds=None, num_rounds=None, contributions
     return summary
 
 
+def with_metrics(summary, metrics_text, metrics_path=None):
+    """SUMMARY (as run_summary made it without the app's metrics) with the metrics of METRICS_TEXT (the run
+    folder's metrics.jsonl, read on the server's machine) and metrics_read set."""
+    fields = dict(summary or {})
+    engine_rounds = fields.get("rounds_done") if fields.get("rounds_from") == "the server's log" else None
+    for key in ("rounds_done", "rounds_from", "metrics", "metrics_file"):
+        fields.pop(key, None)
+    fields.update(metrics_read=True, metrics_path=metrics_path or fields.get("metrics_path"))
+    return run_summary(metrics_text, engine_rounds=engine_rounds, num_rounds=fields.pop("num_rounds", None),
+                       contributions=fields.pop("contributions", None), **fields)
+
+
 # What the engine itself keeps in the server's kit folder (its working folder); anything else there was left by
 # an app (a model saved with a relative path, a checkpoint folder).
 SERVER_KIT_OWN = ("startup", "transfer", "log.txt", "audit.log", "pid.fl", "daemon_pid.fl")

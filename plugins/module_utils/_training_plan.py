@@ -4,12 +4,15 @@
 """What the fl_admin role does with a training run: one decision, made from what the role recorded
 and what the server says, returned as a plan the role shows before it acts.
 
-* The role's record (``clarafl-training.json``): {run_number, mmar, phase, started_at}; phase is
-  ``deploying`` (written before the deploy) or ``started`` (written once the run was started).
+* The record (``clarafl-training.json``): {run_number, mmar, phase, started_at, repeat_lost_run, ...}; phase is
+  ``deploying`` (written before the deploy), ``started`` (written once the run was started) or ``finished``.
 * The recorded run's summary (``run_<N>-summary.json``): {finished, started_at, rounds_done, num_rounds}.
-* The live status as the fl_admin_console module returns it: {run_number, server_status, current_round,
-  max_round, clients: {site: {status}}}; None in check mode (or without a console): the plan then says
-  what a real run would do, from the record alone.
+* The live status as the admin modules return it (the dialect's parse_status): {run_number, server_status,
+  current_round, max_round, clients: {site: {status}}}; None in check mode (or without a console): the plan then
+  says what a real run would do, from the record alone.
+
+No run number asked for (None) means the latest run the record names (run 1 when there is none): a converge
+leaves a federation that moved on (a later run started by playbooks/train.yml) alone instead of refusing it.
 
 Any of them may be missing, None, JSON text, or an older or garbled version: what cannot be read counts
 as absent, and a field that cannot be read as missing. Nothing here raises on them.
@@ -17,7 +20,8 @@ as absent, and a field that cannot be read as missing. Nothing here raises on th
 Actions: ``start``, ``restart``, ``resume`` (the server lost a run this role started: trained again),
 ``in_progress`` (training now: left alone and followed), ``finished`` (left alone, its summary read
 back), ``unknown`` (a run this role did not start: left alone), ``refuse`` (an earlier run than the one
-recorded: its results are in its own run folder).
+recorded: its results are in its own run folder), ``lost`` (the server lost a run whose record says it must not
+be repeated: stopped with that sentence).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +30,7 @@ __metaclass__ = type
 
 import json
 
-ACTIONS = ("start", "restart", "resume", "in_progress", "finished", "unknown", "refuse")
+ACTIONS = ("start", "restart", "resume", "in_progress", "finished", "unknown", "refuse", "lost")
 DEPLOY_ACTIONS = ("start", "restart", "resume")
 FOLLOW_ACTIONS = ("start", "restart", "resume", "in_progress")
 TRAINING = "training started"
@@ -106,6 +110,8 @@ def _session(record):
 def _finished_here(record, summary):
     """The summary says the run finished, and it is the very session the record names (an older
     session's summary of the same run number does not count)."""
+    if record.get("phase") == "finished":
+        return True
     session = _session(record)
     return _true(summary.get("finished")) and session is not None and _session(summary) == session
 
@@ -158,7 +164,7 @@ def _preview(number, restart, record, summary, sites, mmar, num_rounds):
     if recorded is not None and recorded > number:
         return "refuse", "run %s: a real run would refuse it. %s" % (_refusal(number, recorded),
                                                                      _AFTER_REFUSAL % number)
-    if phase not in ("started", "deploying"):
+    if phase not in ("started", "deploying", "finished"):
         return "start", "run %d was not started by this role: %s." % (number, start)
     if phase == "deploying":
         return "start", "run %d was being deployed when the last run stopped: %s." % (number, start)
@@ -184,17 +190,19 @@ def _decide(number, restart, record, summary, status):
     if recorded is not None and recorded > number:
         return "refuse"
     if server_run != number:
-        if phase == "started":
-            return "finished" if _finished_here(record, summary) else "resume"
+        if phase in ("started", "finished"):
+            if _finished_here(record, summary) or phase == "finished":
+                return "finished"
+            return "lost" if record.get("repeat_lost_run") is False else "resume"
         return "start"
-    if phase == "started":
+    if phase in ("started", "finished"):
         return "finished"
     if phase == "deploying":
         return "start"
     return "unknown"
 
 
-def _message(action, number, record, status, stop_first, sites, mmar, num_rounds):
+def _message(action, number, record, status, stop_first, sites, mmar, num_rounds, asked=True):
     started_at = _shown(record.get("started_at"))
     rounds = "round %s of %s" % (_shown(status.get("current_round")), _shown(status.get("max_round")))
     stop = ""
@@ -203,9 +211,16 @@ def _message(action, number, record, status, stop_first, sites, mmar, num_rounds
     starts = _what_starts(number, sites, mmar, num_rounds)
     if action == "in_progress":
         return "Run %d is training (%s): left alone." % (number, rounds)
+    if action == "finished" and not asked:
+        return "Run %d finished: left alone." % number
     if action == "finished":
         return ("Run %d was started on %s and has finished: left alone. Set fl_admin_restart_training=true to train "
                 "it again, or a new fl_admin_run_number." % (number, started_at))
+    if action == "lost":
+        return ("The server no longer knows run %d, which was training (started %s): it was restarted during the "
+                "training and lost the run's state. Run %d is not trained again: its record says a lost run must not "
+                "be repeated (fl_admin_repeat_lost_run was false when it started). Set fl_admin_restart_training=true "
+                "to train it again from the start, or a new fl_admin_run_number." % (number, started_at, number))
     if action == "unknown":
         return ("Run %d already exists on the server and was not started by this role: left alone. Set "
                 "fl_admin_restart_training=true to train it, or a new fl_admin_run_number." % number)
@@ -225,6 +240,16 @@ def _message(action, number, record, status, stop_first, sites, mmar, num_rounds
     return "Run %d was not started yet: %s%s." % (number, stop, starts)
 
 
+def run_number_of(run_number, state=None):
+    """The run number to act on: the one asked for, or the latest the record names, or 1."""
+    if run_number is None or (isinstance(run_number, str) and not run_number.strip()):
+        return _int((read_record(state) or {}).get("run_number")) or 1
+    number = _int(run_number)
+    if number is None:
+        raise ValueError("the run number must be a whole number, got %r" % (run_number,))
+    return number
+
+
 def plan_run(run_number, restart=False, state=None, summary=None, status=None, sites=(), mmar="", num_rounds=None):
     """The plan for run run_number: a dictionary with
 
@@ -239,11 +264,12 @@ def plan_run(run_number, restart=False, state=None, summary=None, status=None, s
     * ``preview``: status is None (check mode, or no console): what a real run would do, from the record;
     * ``previous``: the role's record as read ({} when there is none or it cannot be read).
 
-    run_number must be a whole number (ValueError otherwise); every other input may be missing or garbled.
+    * ``run_number``: the run acted on (run_number_of: the one asked for, or the record's latest).
+
+    run_number must be a whole number or None (ValueError otherwise); every other input may be missing or garbled.
     """
-    number = _int(run_number)
-    if number is None:
-        raise ValueError("the run number must be a whole number, got %r" % (run_number,))
+    number = run_number_of(run_number, state)
+    asked = not (run_number is None or (isinstance(run_number, str) and not run_number.strip()))
     restart = _true(restart)
     record = read_record(state) or {}
     kept = read_record(summary) or {}
@@ -260,6 +286,7 @@ def plan_run(run_number, restart=False, state=None, summary=None, status=None, s
             "follow": action in FOLLOW_ACTIONS,
             "preview": True,
             "previous": record,
+            "run_number": number,
         }
     action = _decide(number, restart, record, kept, status)
     deploy = action in DEPLOY_ACTIONS
@@ -268,11 +295,12 @@ def plan_run(run_number, restart=False, state=None, summary=None, status=None, s
     stale = _stale_sites(status.get("clients"), sites) if deploy and not training else []
     return {
         "action": action,
-        "message": _message(action, number, record, status, stop_first, sites, mmar, num_rounds),
+        "message": _message(action, number, record, status, stop_first, sites, mmar, num_rounds, asked),
         "stop_first": stop_first,
         "stale_sites": stale,
         "deploy": deploy,
         "follow": action in FOLLOW_ACTIONS,
         "preview": False,
         "previous": record,
+        "run_number": number,
     }

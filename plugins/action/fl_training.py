@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, clarafl.federation maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of clarafl.federation.fl_training: calls the module step by step on the admin host until the
+training reaches the state asked for, and prints, while it runs, what each step did and a progress line each time
+the round moves (and at least every progress_interval seconds): a training of hours is followed, not silent."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+# The states after which the module is not called again, per state asked for.
+DONE = {"finished": ("finished", "left_alone", "needs_restart", "preview", "rejoined"),
+        "started": ("started", "training", "validating", "finished", "left_alone", "needs_restart", "preview",
+                    "rejoined"),
+        "rejoined": ("rejoined", "needs_restart", "preview")}
+SERVER_POLL = 3.0
+
+
+def progress_line(progress):
+    """One line for a step's progress: the run, its round, each site's contributions and the time since its start."""
+    if not isinstance(progress, dict) or progress.get("run_number") is None:
+        return None
+    elapsed = " (%d s)" % progress["elapsed"] if isinstance(progress.get("elapsed"), (int, float)) else ""
+    if "validation" in progress:
+        return "run %s: cross-site validation (%s so far; validating: %s)%s" % (
+            progress["run_number"], progress["validation"], ", ".join(progress.get("validating") or []) or "none",
+            elapsed)
+    counts = progress.get("contributions") or {}
+    return "run %s: round %s of %s, contributions %s%s" % (
+        progress["run_number"], "-" if progress.get("round") is None else progress["round"],
+        progress.get("max_round") or "?", ", ".join("%s=%s" % (s, counts[s]) for s in sorted(counts)) or "none yet",
+        elapsed)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = dict(self._task.args)
+        done = DONE[args.get("state") or "finished"]
+        interval = float(args.get("progress_interval") or 60)
+        begun, messages, changed, shown, server_lost = time.time(), [], False, (None, 0.0), None
+        while True:
+            outcome = self._execute_module(module_name="clarafl.federation.fl_training", module_args=args,
+                                           task_vars=task_vars)
+            changed = changed or bool(outcome.get("changed"))
+            said = list(outcome.get("messages") or [])
+            plan = (outcome.get("plan") or {}).get("message")
+            if not messages and plan and plan not in said and not outcome.get("failed"):
+                said.insert(0, plan)
+            for line in said:
+                display.display(line)
+            messages.extend(said)
+            line = progress_line(outcome.get("progress"))
+            now = time.time()
+            if line and ((outcome["progress"].get("round"), outcome["progress"].get("validation")) != shown[0]
+                         or now - shown[1] >= interval):
+                display.display(line)
+                shown = ((outcome["progress"].get("round"), outcome["progress"].get("validation")), now)
+            # A restart or a rejoin is asked for once; the steps after it go on from the record.
+            args["rejoin"] = []
+            if outcome.get("deployed"):
+                args["restart"] = False
+            if outcome.get("failed") or outcome.get("state") in done or self._task.check_mode:
+                break
+            if outcome.get("state") == "waiting_server":
+                if server_lost is None:
+                    server_lost = now
+                    display.display("The FL server stopped answering during run %s (%s): waiting up to %d s for it."
+                                    % (outcome.get("run_number"), outcome.get("server_error"),
+                                       float(args.get("server_timeout") or 300)))
+                elif now - server_lost > float(args.get("server_timeout") or 300):
+                    outcome.update(failed=True, msg="The FL server stopped answering during run %s and did not come "
+                                                    "back within %d s: %s. Start it (site.yml --tags fl_server), then "
+                                                    "run again." % (outcome.get("run_number"),
+                                                                    float(args.get("server_timeout") or 300),
+                                                                    outcome.get("server_error")))
+                    break
+                time.sleep(SERVER_POLL)
+                continue
+            server_lost = None
+            if now - begun > float(args.get("wait_timeout") or 1800):
+                outcome.update(failed=True, msg="Run %s had not finished after %d s (last seen: %s): see "
+                                                "playbooks/status.yml and the server's log." % (
+                                                    outcome.get("run_number"), float(args.get("wait_timeout") or 1800),
+                                                    line or outcome.get("state")))
+                break
+        outcome.update(changed=changed, messages=messages)
+        result.update(outcome)
+        return result
