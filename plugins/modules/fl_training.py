@@ -26,7 +26,7 @@ description:
   - Following a run prints a line each time its round moves, and at least every O(progress_interval) seconds, with
     each site's contributions. A site that lags behind and no longer answers the server for O(unanswered_timeout)
     seconds (a killed container), one whose start hung, or one that made no progress for O(stall_timeout) seconds is
-    named in RV(restart_sites): restart its container on its machine and call the module again with O(rejoin); the
+    named in RV(restart_sites) - restart its container on its machine and call the module again with O(rejoin); the
     module brings it back into the running training (its old registration removed, the MMAR deployed to it, started).
     A site is restarted at most O(max_recoveries) times per run.
   - An app that fails (its traceback in the server's or a site's log, through its own C(custom/) code or the engine
@@ -116,9 +116,11 @@ options:
     type: float
     default: 180
   unanswered_timeout:
-    description: Seconds a site that lags behind may leave the server unanswered while the round waits for it.
+    description:
+      - Seconds a site that lags behind may leave the server unanswered while the round waits for it. A site that
+        starts its training on a busy machine may not answer for a minute; a killed one never answers again.
     type: float
-    default: 30
+    default: 90
   stall_timeout:
     description: Seconds without a new round after which the sites that lag behind are restarted; V(0) never.
     type: float
@@ -239,7 +241,7 @@ TRAINING_ARGS = dict(
     record_dir=dict(type="path", required=True),
     rejoin=dict(type="list", elements="str", default=[]),
     registration_timeout=dict(type="float", default=180),
-    unanswered_timeout=dict(type="float", default=30),
+    unanswered_timeout=dict(type="float", default=90),
     stall_timeout=dict(type="float", default=120),
     diagnose_after=dict(type="float", default=20),
     max_recoveries=dict(type="int", default=2),
