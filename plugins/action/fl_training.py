@@ -24,8 +24,9 @@ DONE = {"finished": ("finished", "left_alone", "needs_restart", "preview", "rejo
 SERVER_POLL = 3.0
 
 
-def progress_line(progress):
-    """One line for a step's progress: the run, its round, each site's contributions and the time since its start."""
+def progress_line(progress, between=False):
+    """One line for a step's progress: the run, its round, each site's contributions and the time since its start
+    (BETWEEN: a round that passed between two readings, with the contributions of the later one)."""
     if not isinstance(progress, dict) or progress.get("run_number") is None:
         return None
     elapsed = " (%d s)" % progress["elapsed"] if isinstance(progress.get("elapsed"), (int, float)) else ""
@@ -34,9 +35,10 @@ def progress_line(progress):
             progress["run_number"], progress["validation"], ", ".join(progress.get("validating") or []) or "none",
             elapsed)
     counts = progress.get("contributions") or {}
-    return "run %s: round %s of %s, contributions %s%s" % (
+    return "run %s: round %s of %s%s, contributions %s%s" % (
         progress["run_number"], "-" if progress.get("round") is None else progress["round"],
-        progress.get("max_round") or "?", ", ".join("%s=%s" % (s, counts[s]) for s in sorted(counts)) or "none yet",
+        progress.get("max_round") or "?", " (passed between two readings)" if between else "",
+        ", ".join("%s=%s" % (s, counts[s]) for s in sorted(counts)) or "none yet",
         elapsed)
 
 
@@ -50,24 +52,35 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         done = DONE[args.get("state") or "finished"]
         interval = float(args.get("progress_interval") or 60)
-        begun, messages, changed, shown, server_lost = time.time(), [], False, (None, 0.0), None
+        begun, messages, changed, shown, server_lost, deployed = time.time(), [], False, (None, 0.0), None, False
         while True:
             outcome = self._execute_module(module_name="clarafl.federation.fl_training", module_args=args,
                                            task_vars=task_vars)
             changed = changed or bool(outcome.get("changed"))
+            deployed = deployed or bool(outcome.get("deployed"))
             said = list(outcome.get("messages") or [])
             plan = (outcome.get("plan") or {}).get("message")
-            if not messages and plan and plan not in said and not outcome.get("failed"):
+            # The decision is said once, unless the call brings sites back (its lines say what is done).
+            if not messages and plan and plan not in said and not outcome.get("failed") and not args.get("rejoin"):
                 said.insert(0, plan)
-            for line in said:
+            # The end is said after the last rounds' lines.
+            end = said[-1:] if outcome.get("state") == "finished" and outcome.get("summary") and said else []
+            for line in said[:len(said) - len(end)]:
                 display.display(line)
             messages.extend(said)
-            line = progress_line(outcome.get("progress"))
             now = time.time()
-            if line and ((outcome["progress"].get("round"), outcome["progress"].get("validation")) != shown[0]
-                         or now - shown[1] >= interval):
+            progress = outcome.get("progress") or {}
+            key = (progress.get("run_number"), progress.get("round"), progress.get("validation"))
+            if progress_line(progress) and (key != shown[0] or now - shown[1] >= interval):
+                # Rounds that passed between two readings get their line too (one round may take under a second).
+                last = shown[0][1] if shown[0] and shown[0][0] == key[0] else None
+                if isinstance(last, int) and isinstance(key[1], int) and key[1] > last + 1:
+                    for passed in range(last + 1, key[1]):
+                        display.display(progress_line(dict(progress, round=passed), between=True))
+                display.display(progress_line(progress))
+                shown = (key, now)
+            for line in end:
                 display.display(line)
-                shown = ((outcome["progress"].get("round"), outcome["progress"].get("validation")), now)
             # A restart or a rejoin is asked for once; the steps after it go on from the record.
             args["rejoin"] = []
             if outcome.get("deployed"):
@@ -96,6 +109,6 @@ class ActionModule(ActionBase):
                                                     outcome.get("run_number"), float(args.get("wait_timeout") or 1800),
                                                     line or outcome.get("state")))
                 break
-        outcome.update(changed=changed, messages=messages)
+        outcome.update(changed=changed, messages=messages, deployed=deployed)
         result.update(outcome)
         return result

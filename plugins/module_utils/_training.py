@@ -43,6 +43,7 @@ VALIDATION_SETTLE = 15.0  # once no site validates for this long, no more result
 START_GRACE = 60.0        # a run just started may still show as stopped for this long
 COMMAND_TIMEOUT = 120     # the deploy and the start wait this long for their replies
 IDLE_AFTER = 10.0         # a round that does not move for this long has each site's answer read
+STOP_WAIT = 60.0          # how long an aborted training is given to stop before the next run is deployed
 RECORD = "clarafl-training.json"
 STATES = ("preview", "waiting_server", "started", "training", "validating", "finished", "left_alone",
           "needs_restart", "rejoined")
@@ -337,6 +338,7 @@ class Training(SiteSteps):
                                         % self.p["registration_timeout"], before_run=True)
         if plan["stop_first"]:
             self.send(["abort client", "abort server"])
+            status = self.wait_stopped()
         if plan["stale_sites"] or plan["action"] == "resume":
             # A server restarted during a training lost the run, but the sites that stayed up may still train it
             # (and answer a start with "already in training"): stop them all. A site too busy to answer is judged by
@@ -346,6 +348,7 @@ class Training(SiteSteps):
                            else "abort client"])
             except ConsoleError:
                 pass
+            status = self.wait_stopped()
         # The sites restarted for this run, and why, stay counted when it is deployed again (a lost run).
         same = (self.record.get("run_number") == self.number and self.record.get("phase") != "finished") or \
             self.record.get("pending_run") == self.number
@@ -385,6 +388,22 @@ class Training(SiteSteps):
             return self.restart_or_fail(undeployed + hung, "; ".join(why))
         self.out["state"] = "started"
         return self.out
+
+    def wait_stopped(self, seconds=STOP_WAIT):
+        """The status once neither the server nor any site trains (an abort takes a moment to take effect: a
+        set_run_number or a start sent at once is refused as "during the FL training"), or after SECONDS."""
+        deadline = self.clock() + seconds
+        while True:
+            try:
+                status = self.status()
+            except ConsoleError:
+                status = self.out["status"]
+            clients = status.get("clients") or {}
+            busy = status.get("server_status") == self.d.TRAINING or any(
+                (clients.get(s) or {}).get("status") == self.d.TRAINING for s in self.sites)
+            if not busy or self.clock() >= deadline:
+                return status
+            self.sleep(1.0)
 
     def follow(self, status):
         """Follow the training until its round moves, it ends, a site must be restarted, the app fails, or
@@ -490,6 +509,8 @@ class Training(SiteSteps):
             server_recovered=bool(self.record.get("resumed")), cross_site_validation=matrix, metrics_read=False,
             metrics_path="run_%d/metrics.jsonl" % self.number)
         self.records.save_summary(self.number, summary)
+        if isinstance(rounds, int):  # the engine's round counter at the end: every round aggregated
+            self.progress(dict(status, run_number=self.number, current_round=rounds))
         self.record.update(phase="finished", finished_at=self.now_iso())
         self.save()
         self.say("Run %d finished: %s of %s round(s)." % (self.number, summary.get("rounds_done"),

@@ -210,7 +210,7 @@ def _message(action, number, record, status, stop_first, sites, mmar, num_rounds
         stop = "stopping the training of run %s (%s), then " % (_shown(status.get("run_number")), rounds)
     starts = _what_starts(number, sites, mmar, num_rounds)
     if action == "in_progress":
-        return "Run %d is training (%s): left alone." % (number, rounds)
+        return "Run %d is training (%s): it goes on." % (number, rounds)
     if action == "finished" and not asked:
         return "Run %d finished: left alone." % number
     if action == "finished":

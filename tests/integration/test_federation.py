@@ -117,8 +117,10 @@ def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fe
     assert "Contributions per site: org1-a=" in output
     # While it trained, a line per round, before the summary; after the end no column of skipped tasks.
     follow = output[output.index("TASK [clarafl.federation.fl_admin : Train to the run's end"):output.index("Run 1 of clarafl_demo")]
-    rounds = [int(r) for r in re.findall(r"^run 1: round (\d+) of 4, contributions ", follow, re.MULTILINE)]
-    assert sorted(set(rounds)) == [0, 1, 2, 3], follow[:4000]
+    # (a round shorter than the interval between two readings gets its line when the next reading shows it passed)
+    rounds = [int(r) for r in re.findall(r"^run 1: round (\d+) of 4(?: \(passed between two readings\))?, "
+                                         r"contributions ", follow, re.MULTILINE)]
+    assert set(rounds) >= {0, 1, 2, 3} and rounds == sorted(rounds), follow[:4000]
     assert follow.index("run 1: round 3 of 4") < follow.index("Run 1 finished: 4 of 4 round(s).")
     summarised = follow.index("TASK [clarafl.federation.fl_admin : Summarise the run]")
     assert follow[:summarised].count("skipping:") <= 5, follow[:summarised]
@@ -179,7 +181,7 @@ def test_status_by_name_shows_the_finished_run_and_every_site(fed):
     assert "server: training stopped, run 1: 4 of 4 round(s) done (from the run's summary)" in said, said[-3000:]
     kept = summary(fed)["contributions"]
     for name, _org in SITES:
-        assert re.search(r"%s yes training stopped - %d " % (re.escape(name), kept[name]), said + " "), (
+        assert re.search(r"%s yes training stopped - %d\b" % (re.escape(name), kept[name]), said), (
             name, said[-3000:])
 
 
