@@ -15,7 +15,7 @@ version_added: 0.3.0
 description:
   - Logs in to the FL server's admin port with an admin startup kit, sends admin commands in order on that one login
     (C(set_run_number), C(upload_folder), C(deploy), C(start), C(abort), C(shutdown), C(remove_client), C(tail),
-    C(validate), ...), logs out, and returns each command's reply, its text and its verdict. Commands in, replies out:
+    C(validate), ...), logs out, and returns each command's reply, its text and its verdict. Commands in, replies out -
     no waits, no retries.
   - Any error reply fails the task, naming the command and quoting the reply; the commands after it are not sent.
     Errors are recognised by the engine's dialect even when the engine does not prefix them with C(Error:), for

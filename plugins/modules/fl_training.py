@@ -26,7 +26,7 @@ description:
   - Following a run prints a line each time its round moves, and at least every O(progress_interval) seconds, with
     each site's contributions. A site that lags behind and no longer answers the server for O(unanswered_timeout)
     seconds (a killed container), one whose start hung, or one that made no progress for O(stall_timeout) seconds is
-    named in RV(restart_sites): restart its container on its machine and call the module again with O(rejoin); the
+    named in RV(restart_sites) - restart its container on its machine and call the module again with O(rejoin); the
     module brings it back into the running training (its old registration removed, the MMAR deployed to it, started).
     A site is restarted at most O(max_recoveries) times per run.
   - An app that fails (its traceback in the server's or a site's log, through its own C(custom/) code or the engine
