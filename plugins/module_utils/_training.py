@@ -301,8 +301,9 @@ class Training(SiteSteps):
         return self.out
 
     def plan(self, status):
-        plan = plan_run(self.number, self.p["restart"], self.record, self.records.summary(self.number), status, self.sites, self.p["mmar"],
-                        self.p["num_rounds"])
+        # The run number as asked (None: the record's latest, which self.number is), so that the plan says which.
+        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number), status,
+                        self.sites, self.p["mmar"], self.p["num_rounds"])
         self.out["plan"] = plan
         return plan
 
@@ -312,7 +313,7 @@ class Training(SiteSteps):
             status = self.status()
         except ConsoleError:
             status = None
-        plan = plan_run(self.number, self.p["restart"], self.record, self.records.summary(self.number), status,
+        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number), status,
                         self.sites, self.p["mmar"], self.p["num_rounds"])
         message = plan["message"] if plan["preview"] else "Check mode: " + plan["message"]
         self.out.update(state="preview", plan=plan, changed=plan["deploy"] or bool(self.p["rejoin"]))
