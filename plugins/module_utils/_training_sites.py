@@ -168,11 +168,12 @@ class SiteSteps(object):
                 self.explain(exc, ["server"] + self.sites)
         for _attempt in range(3):
             self.sleep(3.0)
+            again = "%s %s" % (command, " ".join(late))
             try:
-                self.send(["%s %s" % (command, " ".join(late))], timeout=120)
+                self.send([again], timeout=120)
                 return []
             except ConsoleError as exc:
-                still = self._late(command, exc)
+                still = self._late(again, exc)
                 if not still:
                     self.explain(exc, ["server"] + late)
                 late = still
