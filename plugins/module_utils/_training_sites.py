@@ -185,7 +185,8 @@ class SiteSteps(object):
         if not sites:
             return []
         late = []
-        for command in self.d.start_commands(sites, self.p["gpus"]):
+        # Sites that did not take the deploy are not started: the others are then named.
+        for command in self.d.start_commands(sites, self.p["gpus"], every=set(sites) >= set(self.sites)):
             try:
                 self.send([command], timeout=120)
             except ConsoleError as exc:
