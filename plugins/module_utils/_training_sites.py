@@ -204,7 +204,7 @@ class SiteSteps(object):
             except ConsoleError:
                 pass
             states = self._training_states(again, 20.0)
-        return [s for s in late if states.get(s) != self.d.TRAINING]
+        return [s for s in again if states.get(s) != self.d.TRAINING]
 
     def _training_states(self, sites, seconds):
         """{site: status} once every site of SITES trains, or after SECONDS."""
