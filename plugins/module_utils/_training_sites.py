@@ -143,7 +143,6 @@ class SiteSteps(object):
                     site, "; ".join(done[site])))
             why.pop(site, None)
         self.record["round_at"] = self.clock()
-        self.out["changed"] = True
         self.save()
         if missing:
             raise TrainingFailed(
