@@ -262,8 +262,9 @@ def main():
     if names:
         problems.append("sites, rejoin and mmar take names (one word each), got %s" % ", ".join(map(repr, names)))
     p["gpus"], gpu_problems = gpu_counts(p["gpus"])
-    problems.extend("gpus maps each site to its number of GPUs (a whole number, at least 1): %s" % g
-                    for g in gpu_problems)
+    if gpu_problems:
+        problems.append("gpus maps each site to its number of GPUs (a whole number, at least 1): %s"
+                        % "; ".join(gpu_problems))
     if problems:
         module.fail_json(msg="; ".join(problems))
     out = Training(Console(p), p, Records(p["record_dir"]), check_mode=module.check_mode).step()
