@@ -261,6 +261,10 @@ def main():
     names = [n for n in p["sites"] + p["rejoin"] + [p["mmar"] or "-"] if len(n.split()) != 1 or "'" in n or '"' in n]
     if names:
         problems.append("sites, rejoin and mmar take names (one word each), got %s" % ", ".join(map(repr, names)))
+    strangers = [n for n in p["rejoin"] if n not in p["sites"]]
+    if strangers:
+        problems.append("rejoin names sites that are not among sites (%s): %s" % (
+            ", ".join(p["sites"]), ", ".join(map(repr, strangers))))
     p["gpus"], gpu_problems = gpu_counts(p["gpus"])
     if gpu_problems:
         problems.append("gpus maps each site to its number of GPUs (a whole number, at least 1): %s"
