@@ -135,6 +135,9 @@ def test_start_commands_and_one_site_s_command():
                                                                      "start_mgpu client 4 c"]
     assert d.start_commands(["a"], {"a": 3}) == ["start_mgpu client 3 a"]
     assert d.start_commands(["a"], {"a": 1}) == ["start client"]
+    # not every site of the training (one did not take the deploy): the others by name, never every registered one
+    assert d.start_commands(["a", "c"], every=False) == ["start client a c"]
+    assert d.start_commands(["a", "b"], {"b": 2}, every=False) == ["start client a", "start_mgpu client 2 b"]
     assert d.site_command("start", "a", {"a": 2}) == "start_mgpu client 2 a"
     assert d.site_command("start", "b", {"a": 2}) == "start client b"
     assert d.site_command("deploy", "b", mmar="demo") == "deploy demo client b"

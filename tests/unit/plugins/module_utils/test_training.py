@@ -557,6 +557,18 @@ def test_a_run_that_stopped_without_training_its_rounds(fed):
                                             "server's log (srv:/opt/clarafl/p/server/log.txt).")
 
 
+def test_the_logs_read_are_the_server_s_and_the_registered_sites_(fed):
+    # a site gone from the server (its container stopped) has no log the console can read
+    fed.step()
+    fed.engine.end_training()
+    fed.engine.sites["site-b"].registered = False
+    since = len(fed.engine.sent)
+    out = fed.step()
+    assert not out["failed"] and out["state"] == "training"
+    assert [c for c in fed.engine.sent[since:] if c.startswith("tail")] == ["tail server -n 200 log.txt",
+                                                                           "tail site-a -n 200 log.txt"]
+
+
 def test_a_run_that_ended_before_it_was_seen_training_counts_the_rounds_of_the_log(fed):
     # a short run ended between two steps: the log shows every round since its start
     fed.step()

@@ -126,12 +126,15 @@ def test_options_are_checked_before_anything_is_sent(fed, capsys):
     assert result["failed"] and result["msg"] == (
         "gpus maps each site to its number of GPUs (a whole number, at least 1): site-a: 0 is no GPU count; site-b: "
         "'two' is no GPU count")
-    result, _raw = run_module(fl_training, dict(fed.args, rejoin=["site-a site-b"], mmar="my app"), capsys)
+    result, _raw = run_module(fl_training, dict(fed.args, sites=["site-a site-b"], rejoin=["site-a site-b"],
+                                                mmar="my app"), capsys)
     assert result["failed"] and result["msg"] == (
-        "sites, rejoin and mmar take names (one word each), got 'site-a site-b', 'my app'")
+        "sites, rejoin and mmar take names (one word each), got 'site-a site-b', 'site-a site-b', 'my app'")
     result, _raw = run_module(fl_training, dict(fed.args, sites=["it's"], timeout=0), capsys)
     assert result["failed"] and result["msg"] == ("timeout must be a positive number of seconds, got 0.0; sites, "
                                                   "rejoin and mmar take names (one word each), got \"it's\"")
+    result, _raw = run_module(fl_training, dict(fed.args, rejoin=["site-c", "site-a"]), capsys)
+    assert result["failed"] and result["msg"] == "rejoin names sites that are not among sites (site-a, site-b): 'site-c'"
     result, _raw = run_module(fl_training, dict(fed.args, state="done"), capsys)
     assert result["failed"] and "state" in result["msg"]
     assert fed.client_calls == [] and fed.engine.calls() == []
