@@ -45,9 +45,12 @@ extends_documentation_fragment:
   - clarafl.federation.attributes
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
     support: full
     details: The action plugin calls the module step by step on the host and prints the progress on the controller.
   async:
+    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
     support: full
