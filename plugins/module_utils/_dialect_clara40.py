@@ -232,7 +232,7 @@ def start_commands(sites, gpus=None, every=True):
     if not multi and every:
         return ["start client"]
     return (["start client %s" % " ".join(single)] if single else []) + [site_command("start", s, counts)
-                                                                           for s in multi]
+                                                                         for s in multi]
 
 
 # ------------------------------------------------------------------------------------------------ replies

@@ -123,7 +123,7 @@ class SiteSteps(object):
                            self.d.site_command("start", site, self.p["gpus"])], timeout=120)
             except ConsoleError as exc:
                 if self.status().get("server_status") == self.d.TRAINING:
-                            raise TrainingFailed("Site %s answers the server again, but bringing it into the running "
+                    raise TrainingFailed("Site %s answers the server again, but bringing it into the running "
                                          "training failed: %s" % (site, exc))
                 done[site].append("the training ended before the site could be started in it")
                 continue
