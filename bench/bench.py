@@ -383,6 +383,18 @@ def recap_from_log(path):
     return hosts
 
 
+def training_started_from_record(project, kit_root=None):
+    """When clarafl.federation.fl_training started the run (the record it keeps in the admin kit folder), or None."""
+    path = os.path.join(kit_root or "/opt/clarafl/%s" % project, "admin", "clarafl-training.json")
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    started = record.get("started_epoch") if isinstance(record, dict) else None
+    return float(started) if isinstance(started, (int, float)) else None
+
+
 def analyse_events(events, start, end):
     """Training-started time, per-play and per-task durations, changed tasks and the recap from callback events."""
     result = {"training_started": None, "plays": [], "tasks": [], "changed_tasks": [], "stats": None}
@@ -532,6 +544,8 @@ class Bench(object):
             rc, start, end = run_timed(cmd, log_path, tool_env(events_path), self.args.timeout, sampler)
             memory = sampler.stop()
             info = analyse_events(read_events(events_path), start, end)
+            # The training module records when it started the run (its task ends only with the run).
+            info["training_started"] = training_started_from_record(project) or info["training_started"]
             recap = info["stats"] or recap_from_log(log_path)
             changed = sum(h.get("changed", 0) for h in recap.values()) if recap else None
             failed = sum(h.get("failures", h.get("failed", 0)) + h.get("unreachable", 0) for h in recap.values()) if recap else None

@@ -5,9 +5,8 @@
 
 Used by bench/bench.py only (not part of the collection's plugins): enable it with
 ANSIBLE_CALLBACK_PLUGINS=bench/callback_plugins ANSIBLE_CALLBACKS_ENABLED=clarafl_bench_timer and
-name the output file in CLARAFL_BENCH_EVENTS. Besides plays and tasks it writes a
-``training_started`` event when the admin console command that starts the clients
-(``start client`` through clarafl.federation.fl_admin_console) returns.
+name the output file in CLARAFL_BENCH_EVENTS. When the training started is not an event here: the training
+module's task ends with the run; bench/bench.py reads it from the training's record.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,19 +29,6 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-ADMIN_CONSOLE_ACTIONS = ("clarafl.federation.fl_admin_console", "fl_admin_console")
-
-
-def _starts_clients(task):
-    """True for the admin console task whose commands start the clients ("start client [sites]")."""
-    if task.action not in ADMIN_CONSOLE_ACTIONS:
-        return False
-    commands = (task.args or {}).get("commands") or []
-    if not isinstance(commands, list):
-        return False
-    return any(str(c).split()[:2] == ["start", "client"] for c in commands)
-
-
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -53,7 +39,6 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self._path = os.environ.get("CLARAFL_BENCH_EVENTS", "")
         self._fh = open(self._path, "a") if self._path else None
-        self._training_started = False
 
     def _emit(self, **event):
         if self._fh is None:
@@ -101,9 +86,6 @@ class CallbackModule(CallbackBase):
         changed = bool(result._result.get("changed", False)) if isinstance(result._result, dict) else False
         self._emit(ev="result", status=status, changed=changed, host=result._host.get_name(),
                    task=self._name(task), uuid=task._uuid)
-        if status == "ok" and not self._training_started and _starts_clients(task):
-            self._training_started = True
-            self._emit(ev="training_started", host=result._host.get_name(), task=self._name(task))
 
     def v2_runner_on_ok(self, result):
         self._result(result, "ok")

@@ -37,7 +37,6 @@ from ansible_collections.clarafl.federation.plugins.module_utils.cross_validatio
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import run_summary
 
 POLL = 1.0                # seconds between two readings of the server's status while a training runs
-LATE_START_WAIT = 20.0    # how long a site that answered a start late is given to show that it trains
 REDEPLOYS = 3             # a deploy a site did not answer is sent to it again this often
 REDEPLOY_PAUSE = 3.0
 VALIDATION_SETTLE = 15.0  # once no site validates for this long, no more results come
@@ -211,6 +210,7 @@ class Training(SiteSteps):
         pending = self.record.setdefault("pending", {})
         for site in sites:
             pending[site] = why
+        self.record["pending_run"] = self.number
         self.save()
         self.out.update(state="needs_restart", restart_sites=list(sites))
         self.say("Site%s %s must be restarted: %s." % ("" if len(sites) == 1 else "s", _names(sites), why))
@@ -232,7 +232,7 @@ class Training(SiteSteps):
 
     def failed_app(self, failures, stop=True):
         """Fail quoting the app's lines; a training that waits for rounds that never come is stopped first."""
-        msg = "The training failed: the engine's logs say why (the latest training attempt):\n" + "\n".join(
+        msg = "The training failed: The engine's logs say why (the latest training attempt):\n" + "\n".join(
             engine_log.quote_failures(failures, self.p.get("log_files"), self.d))
         if stop and not self.check_mode:
             try:
@@ -304,9 +304,9 @@ class Training(SiteSteps):
         return self.out
 
     def plan(self, status):
-        # The run number as asked (None: the record's latest, which self.number is), so that the plan says which.
-        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number), status,
-                        self.sites, self.p["mmar"], self.p["num_rounds"])
+        # The run number as asked (None: the record's latest), so that the plan's sentence says which it was.
+        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number),
+                        status, self.sites, self.p["mmar"], self.p["num_rounds"])
         self.out["plan"] = plan
         return plan
 
@@ -316,8 +316,8 @@ class Training(SiteSteps):
             status = self.status()
         except ConsoleError:
             status = None
-        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number), status,
-                        self.sites, self.p["mmar"], self.p["num_rounds"])
+        plan = plan_run(self.p["run_number"], self.p["restart"], self.record, self.records.summary(self.number),
+                        status, self.sites, self.p["mmar"], self.p["num_rounds"])
         message = plan["message"] if plan["preview"] else "Check mode: " + plan["message"]
         self.out.update(state="preview", plan=plan, changed=plan["deploy"] or bool(self.p["rejoin"]))
         if self.p["rejoin"]:
@@ -350,7 +350,8 @@ class Training(SiteSteps):
             except ConsoleError:
                 pass
         # The sites restarted for this run, and why, stay counted when it is deployed again (a lost run).
-        same = self.record.get("run_number") == self.number and self.record.get("phase") != "finished"
+        same = (self.record.get("run_number") == self.number and self.record.get("phase") != "finished") or \
+            self.record.get("pending_run") == self.number
         kept = dict((k, self.record[k]) for k in ("restarts", "healed", "pending") if same and k in self.record)
         self.record = dict(run_number=self.number, mmar=mmar, phase="deploying", sites=self.sites,
                            num_rounds=self.p["num_rounds"], repeat_lost_run=self.p["repeat_lost_run"],

@@ -25,6 +25,7 @@ import re
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 
 INTERVAL = 2.0
+LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
 
 
 class TrainingFailed(Exception):
@@ -129,12 +130,16 @@ class SiteSteps(object):
                 continue
             done[site].append("deployed %s to it and started it in the running training (round %s)"
                               % (mmar, status.get("current_round", "?")))
-        counted = self.record.setdefault("restarts" if restarted else "rejoins", {})
-        healed = self.record.setdefault("healed", [])
+        # Counted for the run when it trains, or when the training asked for the restart (before its start): a site
+        # whose container someone else restarted between runs heals nothing.
+        training = status.get("server_status") == self.d.TRAINING and status.get("run_number") == \
+            self.record.get("run_number")
         for site in sites:
-            counted[site] = counted.get(site, 0) + 1
-            if site not in healed:
-                healed.append(site)
+            if training or site in why:
+                counted = self.record.setdefault("restarts" if restarted else "rejoins", {})
+                counted[site] = counted.get(site, 0) + 1
+                if site not in self.record.setdefault("healed", []):
+                    self.record["healed"].append(site)
             if restarted:
                 self.say("Restarted and brought back %s because %s: %s" % (
                     site, why.get(site, "its container was restarted"), "; ".join(done[site])))
@@ -191,18 +196,22 @@ class SiteSteps(object):
             except ConsoleError as exc:
                 these = self._late(command, exc)
                 if not these:
-                    self.explain(exc, ["server"] + sites)
+                    # A server that has not started its training reached no site: its own log says why.
+                    self.explain(exc, ["server"] if "training has not started" in str(exc).lower()
+                                 else ["server"] + sites)
                 late.extend(these)
         if not late:
             return []
-        states = self._training_states(late, 10.0)
+        # A busy site (its training process starting on a loaded machine) answers late but trains; only one still
+        # silent after its start was sent again, and well after that, is taken as hung.
+        states = self._training_states(late, LATE_START_WAIT)
         again = [s for s in late if states.get(s) != self.d.TRAINING]
         if again:
             try:
                 self.send([self.d.site_command("start", s, self.p["gpus"]) for s in again], timeout=120)
             except ConsoleError:
                 pass
-            states = self._training_states(again, 20.0)
+            states = self._training_states(again, 2 * LATE_START_WAIT)
         return [s for s in again if states.get(s) != self.d.TRAINING]
 
     def _training_states(self, sites, seconds):

@@ -119,9 +119,11 @@ options:
     type: float
     default: 180
   unanswered_timeout:
-    description: Seconds a site that lags behind may leave the server unanswered while the round waits for it.
+    description:
+      - Seconds a site that lags behind may leave the server unanswered while the round waits for it. A site that
+        starts its training on a busy machine may not answer for a minute; a killed one never answers again.
     type: float
-    default: 30
+    default: 90
   stall_timeout:
     description: Seconds without a new round after which the sites that lag behind are restarted; V(0) never.
     type: float
@@ -242,7 +244,7 @@ TRAINING_ARGS = dict(
     record_dir=dict(type="path", required=True),
     rejoin=dict(type="list", elements="str", default=[]),
     registration_timeout=dict(type="float", default=180),
-    unanswered_timeout=dict(type="float", default=30),
+    unanswered_timeout=dict(type="float", default=90),
     stall_timeout=dict(type="float", default=120),
     diagnose_after=dict(type="float", default=20),
     max_recoveries=dict(type="int", default=2),

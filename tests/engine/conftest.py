@@ -44,17 +44,20 @@ def _unavailable(reason):
     pytest.skip("engine tests need Docker and the Clara image: %s" % reason)
 
 
-def query_status(fed):
-    """check_status server + client through the module's driver (module_utils), parsed."""
-    from ansible_collections.clarafl.federation.plugins.module_utils import admin_console as ac
+def console(fed, **extra):
+    """The console connection the admin modules use, to FED's admin container (module_utils/_admin_console.py)."""
+    from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import CONSOLE_ARGS, Console
 
-    container = fed.client.containers.get(fed.admin_container)
-    args = ac.build_driver_args([], fed.admin, "localhost", fed.admin_port, kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER,
-                                server_cn=fedlib.SERVER_CN, timeout=15, status=True)
-    result = ac.run_console(container, args)
-    if not result.get("ok"):
-        raise RuntimeError("status query failed: %r" % {k: result.get(k) for k in ("stage", "error_kind", "error")})
-    return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+    params = dict((key, spec.get("default")) for key, spec in CONSOLE_ARGS.items())
+    params.update(container=fed.admin_container, username=fed.admin, server_host="localhost",
+                  server_port=fed.admin_port, server_cn=fedlib.SERVER_CN, timeout=15)
+    params.update(extra)
+    return Console(params)
+
+
+def query_status(fed):
+    """check_status server + client through the console the modules use, parsed."""
+    return console(fed).status()
 
 
 def build_image(tmp):

@@ -241,8 +241,11 @@ class Federation(object):
 
     def _start_site(self, part):
         mount = "/workspace/%s" % part
+        # As the roles run the kit: a restarted container (whose new pid 1 is alive) must not find the markers of
+        # the one before it, or the kit's supervisor believes another instance runs and exits.
         return self.client.containers.run(
-            self.image, ["bash", mount + "/startup/sub_start.sh"], name=self.name(part), network_mode="host",
+            self.image, ["bash", "-c", "cd %s/startup && rm -f ../daemon_pid.fl ../pid.fl ../shutdown.fl ../restart.fl "
+                         "&& exec ./sub_start.sh" % mount], name=self.name(part), network_mode="host",
             volumes={os.path.join(self.kits, part): {"bind": mount, "mode": "rw"}}, detach=True)
 
     def start(self, timeout=90):

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, clarafl.federation maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""fl_admin_console's rejoin (the one place that brings a site back) against a real federation of its own:
-a site restarted during a training is deregistered, waited for, deployed to and started, and the training
-finishes with both sites; a site that never comes back fails with a sentence naming it."""
+"""fl_training's rejoin (the one place that brings a site back) against a real federation of its own: a site
+restarted during a training is deregistered, waited for, deployed to and started, and the training finishes with
+both sites; a site that never comes back fails with a sentence naming it."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,10 +14,9 @@ import time
 import pytest
 
 import federation as fedlib
-from conftest import _unavailable
+from conftest import _unavailable, query_status
 from module_runner import run_module
-from ansible_collections.clarafl.federation.plugins.module_utils import admin_console as ac
-from ansible_collections.clarafl.federation.plugins.modules import fl_admin_console
+from ansible_collections.clarafl.federation.plugins.modules import fl_admin_command, fl_training
 
 
 class RejoinFederation(fedlib.Federation):
@@ -28,12 +27,7 @@ class RejoinFederation(fedlib.Federation):
 
 
 def status(fed):
-    container = fed.client.containers.get(fed.admin_container)
-    args = ac.build_driver_args([], fed.admin, "localhost", fed.admin_port, kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER,
-                                server_cn=fedlib.SERVER_CN, timeout=15, status=True)
-    result = ac.run_console(container, args)
-    assert result.get("ok"), result
-    return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+    return query_status(fed)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +50,19 @@ def fed(tmp_path_factory):
         fed.remove_containers()
 
 
-def run(fed, capsys, **args):
+def run(fed, capsys, module=fl_admin_command, **args):
     params = {"container": fed.admin_container, "username": fed.admin}
     params.update(args)
-    result, raw = run_module(fl_admin_console, params, capsys)
+    result, raw = run_module(module, params, capsys)
     assert "Traceback" not in raw, raw
     return result
+
+
+def training(fed, capsys, **args):
+    """One step of fl_training (the module alone, as its action plugin calls it)."""
+    params = dict(mmar=fedlib.APP, sites=list(fed.sites), record_dir=fed.admin_kit())
+    params.update(args)
+    return run(fed, capsys, module=fl_training, **params)
 
 
 def restart_site(fed, site):
@@ -87,14 +88,17 @@ def test_a_site_restarted_during_a_training_is_brought_back_into_it(fed, capsys)
     # Only site-a trains; every round waits for two sites, so the run can end only with site-b back in it.
     assert not run(fed, capsys, commands=["start client site-a"]).get("failed")
     restart_site(fed, "site-b")
-    result = run(fed, capsys, sites=list(fed.sites), rejoin=["site-b"], mmar=fedlib.APP, wait_timeout=150)
+    result = training(fed, capsys, state="rejoined", rejoin=["site-b"], registration_timeout=150)
     assert not result.get("failed"), result.get("msg")
     steps = result["rejoined"]["site-b"]
     assert steps[0] == "removed its old registration", steps
     assert steps[-1].startswith("deployed %s to it and started it in the running training" % fedlib.APP), steps
-    assert result["changed"] is True
-    waited = run(fed, capsys, sites=list(fed.sites), wait_for="stopped", wait_timeout=120, seen_training=True)
-    assert waited["waited"]["done"], waited
+    assert result["changed"] is True and result["state"] == "rejoined"
+    assert result["messages"][0].startswith("Restarted and brought back site-b because its container was restarted:")
+    deadline = time.time() + 120
+    while status(fed).get("server_status") == "training started":
+        assert time.time() < deadline, "the training did not end with site-b back in it"
+        time.sleep(2)
     with open(os.path.join(fed.kits, "server", "log.txt")) as handle:
         log = handle.read()
     assert "aggregating 2 updates at round 1" in log, log[-3000:]
@@ -102,6 +106,7 @@ def test_a_site_restarted_during_a_training_is_brought_back_into_it(fed, capsys)
 
 def test_a_site_that_never_answers_is_named(fed, capsys):
     fed.client.containers.get(fed.name("site-b")).stop(timeout=5)
-    result = run(fed, capsys, rejoin=["site-b"], mmar=fedlib.APP, wait_timeout=20)
-    assert result["failed"] and result["reason"] == "rejoin"
+    result = training(fed, capsys, state="rejoined", rejoin=["site-b"], registration_timeout=20)
+    assert result["failed"]
     assert result["msg"].startswith("Site site-b did not answer the server within 20 s"), result["msg"]
+    assert result["rejoined"]["site-b"][-1] == "did not answer the server within 20 s"

@@ -1,7 +1,9 @@
-"""A federation that changes, on the real engine: a fourth site joins a trained three-site federation without
-re-keying (the sites' certificates and keys stay byte for byte, their containers and the server keep running), is
-registered and trains in the next run; then it leaves: nothing of it is left on its machine but its data, the
-server forgets it, and the next run trains with three.
+"""A federation that changes, on the real engine. Day two first: after site.yml, a later run trained with
+playbooks/train.yml is left alone by the next plain site.yml (the converge accepts that the federation moved on),
+which then changes nothing. Then a fourth site joins with a plain site.yml without re-keying (the sites'
+certificates and keys stay byte for byte, their containers and the server keep running), is registered and trains
+in the next run; then it leaves with a plain site.yml: nothing of it is left on its machine but its data, the server
+forgets it, and the next run trains with three.
 
 The workspace starts as one from before the project audit file (its audit file only in its run's folder), so the
 migration is what carries the root CA over. One federation serves the tests in order.
@@ -17,6 +19,7 @@ from conftest import REPO, docker, port, run_playbook, write_local_inventory
 
 
 SITE = os.path.join(REPO, "site.yml")
+TRAIN = os.path.join(REPO, "playbooks", "train.yml")
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +97,24 @@ def summary(fed, run):
         return json.load(f)
 
 
-def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
+def test_day_two_a_converge_leaves_a_later_run_alone(fed):
     first = run_playbook(SITE, inventory=fed["inventory"])
     assert first.rc == 0, first.output[-4000:]
     assert sorted(summary(fed, 1)["contributions"]) == ["org1-a", "org1-b", "org2"]
+    # The README's own way to train again: playbooks/train.yml with a new run number.
+    second = run_playbook(TRAIN, inventory=fed["inventory"], extra_vars={"fl_admin_run_number": 2})
+    assert second.rc == 0, second.output[-4000:]
+    assert summary(fed, 2)["finished"] is True
+    # A plain site.yml (no run number) converges: the latest run, 2, is left alone, not refused.
+    converge = run_playbook(SITE, inventory=fed["inventory"])
+    assert converge.rc == 0, converge.output[-4000:]
+    out = " ".join(converge.output.split())
+    assert "Run 2 finished: left alone." in out and "is an earlier run" not in out
+    again = run_playbook(SITE, inventory=fed["inventory"])
+    assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
+
+
+def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
     workspace = fed["tmp"] / "workspace"
     # As a workspace made before the project audit file: only the run's own audit file is there.
     (workspace / "audit.pkl").unlink()
@@ -107,18 +124,23 @@ def test_a_site_joins_without_re_keying_and_trains_in_the_next_run(fed):
     running = started(fed, ["server", "org1-a", "org1-b", "org2"])
 
     four = with_sites(fed, FOUR, "four.yml")
-    added = run_playbook(SITE, inventory=four, extra_vars={"fl_admin_run_number": 2})
+    # A plain site.yml adds the site (run 2 stays as it is), train.yml trains the next run with it.
+    added = run_playbook(SITE, inventory=four)
     assert added.rc == 0, added.output[-4000:]
     out = " ".join(added.output.split())
     assert "the project changed since run %s: sites added: org4" % state["run"] in out
     assert "keeps the root CA and every existing certificate, key and kit password" in out
+    assert "Run 2 finished: left alone." in out
     # Certificates, keys and the root CA of the server and the three sites, byte for byte; their containers too.
     assert digests(fed, [name for name, _org in THREE]) == before
     assert_kept_running(fed, running, added, 2)
     # The new site's certificate is signed by the same root CA.
     assert kit(fed, "org4", "startup", "rootCA.pem").read_bytes() == before["org1-a/rootCA.pem"]
     assert (workspace / "audit.pkl").is_file() and oct((workspace / "audit.pkl").stat().st_mode & 0o777) == "0o600"
-    result = summary(fed, 2)
+    trained = run_playbook(TRAIN, inventory=four, extra_vars={"fl_admin_run_number": 3})
+    assert trained.rc == 0, trained.output[-4000:]
+    assert_kept_running(fed, running, trained, 3)
+    result = summary(fed, 3)
     assert result["finished"] is True and result["rounds_done"] == 3
     assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2", "org4"]
     assert result["contributions"]["org4"] >= 1
@@ -128,9 +150,7 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     running = started(fed, ["server", "org1-a", "org1-b", "org2"])
     data = fed["tmp"] / "data" / "org4"
     assert data.is_dir()
-    # This run also validates each model on each site's data (the demo MMAR supports it).
-    gone = run_playbook(SITE, inventory=fed["inventory"],
-                        extra_vars={"fl_admin_run_number": 3, "fl_admin_cross_site_validation": True})
+    gone = run_playbook(SITE, inventory=fed["inventory"])
     assert gone.rc == 0, gone.output[-4000:]
     out = " ".join(gone.output.split())
     assert "org4 no longer in the inventory: removing its container and kit" in out
@@ -141,10 +161,15 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     assert not kit(fed, ".kits", "org4.zip").exists() and not kit(fed, ".kits", "org4.zip.extracted").exists()
     assert data.is_dir() and any(data.iterdir())
     assert_kept_running(fed, running, gone, 3)
-    result = summary(fed, 3)
+    # This run also validates each model on each site's data (the demo MMAR supports it).
+    next_run = run_playbook(TRAIN, inventory=fed["inventory"],
+                            extra_vars={"fl_admin_run_number": 4, "fl_admin_cross_site_validation": True})
+    assert next_run.rc == 0, next_run.output[-4000:]
+    out = " ".join(next_run.output.split())
+    result = summary(fed, 4)
     assert result["finished"] is True and result["rounds_done"] == 3
     assert sorted(result["contributions"]) == ["org1-a", "org1-b", "org2"]
-    assert "org4" not in out.rsplit("Run 3 of clarafl_demo", maxsplit=1)[-1]
+    assert "org4" not in out.rsplit("Run 4 of clarafl_demo", maxsplit=1)[-1]
 
     # Cross-site validation: the global model and each site's own, on each site's data, every cell a number.
     assert "config/config_fed_client.json: cross_validate = true (fl_admin_cross_site_validation" in out
@@ -155,29 +180,29 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     assert all(isinstance(matrix["values"][m][s], float) and 0 <= matrix["values"][m][s] <= 1
                for m in matrix["models"] for s in matrix["sites"])
     assert "Cross-site validation (accuracy; rows: models, columns: the data of each site):" in out
-    assert (kit(fed, "admin", "run_3-plots", "cross_site_validation.png")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (kit(fed, "admin", "run_4-plots", "cross_site_validation.png")).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    again = run_playbook(SITE, inventory=fed["inventory"], extra_vars={"fl_admin_run_number": 3})
+    again = run_playbook(SITE, inventory=fed["inventory"])
     assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
 
     # Read again later: the same matrix, and nothing changes.
     later = run_playbook(os.path.join(REPO, "playbooks", "validate.yml"), inventory=fed["inventory"])
     assert later.rc == 0 and later.changed() == 0, later.output[-3000:]
-    assert "Cross-site validation of run 3 (accuracy" in " ".join(later.output.split())
-    assert summary(fed, 3)["cross_site_validation"]["values"] == matrix["values"]
+    assert "Cross-site validation of run 4 (accuracy" in " ".join(later.output.split())
+    assert summary(fed, 4)["cross_site_validation"]["values"] == matrix["values"]
 
 
 def test_a_training_server_is_not_replaced(fed):
     # A run left training (the role does not wait for it), then a server setting that needs a new container.
     training = run_playbook(SITE, inventory=fed["inventory"],
-                            extra_vars={"fl_admin_run_number": 4, "fl_admin_num_rounds": 30, "fl_admin_wait": False})
+                            extra_vars={"fl_admin_run_number": 5, "fl_admin_num_rounds": 30, "fl_admin_wait": False})
     assert training.rc == 0, training.output[-4000:]
     running = started(fed, ["server"])
     refused = run_playbook(SITE, inventory=fed["inventory"],
-                           extra_vars={"fl_admin_run_number": 4, "fl_server_shm_size": "2g"})
+                           extra_vars={"fl_admin_run_number": 5, "fl_server_shm_size": "2g"})
     assert refused.rc != 0
     out = " ".join(refused.output.split())
-    assert "would be replaced" in out and "while it trains run 4" in out
+    assert "would be replaced" in out and "while it trains run 5" in out
     assert "Replacing it loses the run, which is then trained again from its start" in out
     assert "fl_server_restart_during_training=true" in out
     assert started(fed, ["server"]) == running

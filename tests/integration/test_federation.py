@@ -30,7 +30,7 @@ SITE = "clarafl.federation.site"
 def fed(tmp_path_factory, installed_collection):
     tmp = tmp_path_factory.mktemp("federation")
     project = "itfed_%s" % uuid.uuid4().hex[:6]
-    path = write_local_inventory(tmp, project, port(8202), {"fl_admin_num_rounds": 3})
+    path = write_local_inventory(tmp, project, port(8202), {"fl_admin_num_rounds": 4})
     info = {"tmp": tmp, "project": project, "inventory": path, "started": time.time() - 1,
             "collection": installed_collection}
     yield info
@@ -105,16 +105,23 @@ def test_site_trains_the_demo_to_the_last_round_while_a_second_run_is_refused(fe
     result = summary(fed)
     # every round finished
     assert result["finished"] is True
-    assert result["rounds_done"] == result["num_rounds"] == 3
+    assert result["rounds_done"] == result["num_rounds"] == 4
     # every site contributed
     assert sorted(result["sites"]) == sorted(site[0] for site in SITES)
     for site in result["sites"]:
         assert result["contributions"].get(site, 0) >= 1, result["contributions"]
     # the metric is better at the end than at round 0
     first, last = result["metrics"][0], result["metrics"][-1]
-    assert first["round"] == 0 and last["round"] == 3
+    assert first["round"] == 0 and last["round"] == 4
     assert last["auc"] > first["auc"] and last["loss"] < first["loss"]
     assert "Contributions per site: org1-a=" in output
+    # While it trained, a line per round, before the summary; after the end no column of skipped tasks.
+    follow = output[output.index("TASK [clarafl.federation.fl_admin : Train to the run's end"):output.index("Run 1 of clarafl_demo")]
+    rounds = [int(r) for r in re.findall(r"^run 1: round (\d+) of 4, contributions ", follow, re.MULTILINE)]
+    assert sorted(set(rounds)) == [0, 1, 2, 3], follow[:4000]
+    assert follow.index("run 1: round 3 of 4") < follow.index("Run 1 finished: 4 of 4 round(s).")
+    summarised = follow.index("TASK [clarafl.federation.fl_admin : Summarise the run]")
+    assert follow[:summarised].count("skipping:") <= 5, follow[:summarised]
 
 
 def fl_containers(fed):
@@ -159,7 +166,7 @@ def test_a_second_run_changes_nothing_and_leaves_the_run_alone(fed):
     run = play(fed, SITE)
     assert run.rc == 0, run.output[-5000:]
     assert run.changed() == 0, [l for l in run.output.splitlines() if l.startswith("changed")]
-    assert "has finished: left alone" in " ".join(run.output.split())
+    assert "Run 1 finished: left alone." in " ".join(run.output.split())
     assert len(project_containers(fed, running_only=True)) == 5
 
 
@@ -168,10 +175,12 @@ def test_status_by_name_shows_the_finished_run_and_every_site(fed):
     assert run.rc == 0, run.output[-5000:]
     assert run.changed() == 0
     said = " ".join(run.output.split())
-    # A finished run: the engine no longer reports rounds, only the run and every site's state.
-    assert "server: training stopped, run 1," in said, said[-3000:]
+    # A finished run: the engine no longer reports rounds; the admin host's records of the run do.
+    assert "server: training stopped, run 1: 4 of 4 round(s) done (from the run's summary)" in said, said[-3000:]
+    kept = summary(fed)["contributions"]
     for name, _org in SITES:
-        assert re.search(r"%s yes training stopped " % re.escape(name), said), (name, said[-3000:])
+        assert re.search(r"%s yes training stopped - %d " % (re.escape(name), kept[name]), said + " "), (
+            name, said[-3000:])
 
 
 def train_again_in_background(fed, name, rounds, **extra):
@@ -230,6 +239,47 @@ def test_a_killed_site_comes_back_and_contributes_again(fed):
     # min_num_clients is every site: the last rounds could only finish with org1-a back in them
     assert result["rounds_done"] == rounds
     assert result["contributions"]["org1-a"] >= 1
+
+
+def test_a_site_killed_while_site_yml_follows_is_brought_back_by_the_same_run(fed):
+    # A site's container dies at round 3 of 12 while site.yml follows the training: the same site.yml restarts it,
+    # brings it back into the training, and finishes with every site's contributions (min_num_clients is every
+    # site: no round after the kill ends without it).
+    rounds = 12
+    training, log_path = play_in_background(fed, "killed", SITE, extra_vars={
+        "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
+    try:
+        wait_for_rounds(fed, count=3)
+        docker("kill", "clarafl-%s-org1-b" % fed["project"])
+    finally:
+        finish(training, log_path)
+    output = open(log_path).read()
+    said = " ".join(output.split())
+    assert "Restarted and brought back org1-b because they lag behind and stopped answering the server" in said
+    assert "The training failed" not in said and "fix the app" not in said
+    result = summary(fed)
+    assert result["finished"] is True and result["rounds_done"] == rounds
+    assert "org1-b" in result["healed"]
+    for site in result["sites"]:
+        assert result["contributions"].get(site, 0) >= 1, result["contributions"]
+
+
+def test_a_server_restarted_while_site_yml_follows_is_said_and_the_run_trained_again(fed):
+    rounds = 8
+    training, log_path = play_in_background(fed, "server-restart", SITE, extra_vars={
+        "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
+    try:
+        wait_for_rounds(fed, count=3)
+        docker("restart", "clarafl-%s-server" % fed["project"])
+    finally:
+        finish(training, log_path)
+    said = " ".join(open(log_path).read().split())
+    assert "The FL server stopped answering during run 1" in said
+    assert "The server no longer knows run 1, which was training" in said and "Training run 1 again" in said
+    result = summary(fed)
+    assert result["finished"] is True and result["server_recovered"] is True and result["rounds_done"] == rounds
+    for site in result["sites"]:
+        assert result["contributions"].get(site, 0) >= 1, result["contributions"]
 
 
 def test_a_hanging_site_is_found_and_restarted(fed):
