@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from ansible_collections.clarafl.federation.plugins.module_utils import _training_sites
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 from ansible_collections.clarafl.federation.plugins.module_utils._training import Training
 from ansible_collections.clarafl.federation.plugins.module_utils._training_sites import TrainingFailed
@@ -333,8 +334,8 @@ def test_a_late_site_that_does_not_train_gets_one_more_start(tmp_path):
     before = fed.clock.now
     assert t.start_sites(["a", "b"]) == []
     assert others(fed, since) == ["start client", "start client b"]
-    # it had 10 s to show that it trains before the second start
-    assert fed.clock.now - before >= 10
+    # it had LATE_START_WAIT to show that it trains before the second start
+    assert fed.clock.now - before >= _training_sites.LATE_START_WAIT
 
 
 def test_a_start_that_hangs_is_returned_after_one_more_start(tmp_path):
@@ -345,8 +346,9 @@ def test_a_start_that_hangs_is_returned_after_one_more_start(tmp_path):
     before = fed.clock.now
     assert t.start_sites(["a", "b"]) == ["b"]
     assert others(fed, since) == ["start client", "start client b"]
-    # 10 s, the start again, then 20 s more
-    assert 30 <= fed.clock.now - before <= 45
+    # LATE_START_WAIT, the start again, then twice as long
+    wait = _training_sites.LATE_START_WAIT
+    assert 3 * wait <= fed.clock.now - before <= 3 * wait + 15
 
 
 def test_only_the_late_sites_that_do_not_train_are_started_again(tmp_path):
