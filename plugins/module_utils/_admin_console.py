@@ -376,15 +376,15 @@ class Console(object):
         if match:
             return ("The server at %s presents a certificate for '%s', not '%s': set server_cn to the server's cn in "
                     "project.yml, or check that %s is the right server." % (where, match.group(2), match.group(1),
-                                                                          where))
+                                                                            where))
         if detail:
             reason, hint = os_reason(detail)
             return "Cannot connect to the FL admin server at %s from container '%s' (%s): check %s." % (
                 where, name, reason, hint % {"host": self.server["host"], "port": self.server["port"]})
         if result.get("error"):
             return "Login to the FL admin server at %s failed: %s." % (where, result["error"])
-        return "Login to the FL admin server at %s failed: %s." % (where, login.get("details") or
-                                                                  "no details from the admin API")
+        return "Login to the FL admin server at %s failed: %s." % (where, login.get("details")
+                                                                   or "no details from the admin API")
 
 
 def os_reason(text):

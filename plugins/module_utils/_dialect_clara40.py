@@ -221,17 +221,18 @@ def site_command(action, site, gpus=None, mmar=None):
     return "%s client %s" % (action, site)
 
 
-def start_commands(sites, gpus=None):
+def start_commands(sites, gpus=None, every=True):
     """The commands that start the training on SITES: a site with several GPUs (GPUS {site: count}) on all of them
     with ``start_mgpu client <n> <site>``; the others together with ``start client`` (every registered site when
-    none has several GPUs, as the runbook does; by name otherwise, so that no site is started twice)."""
+    none has several GPUs and SITES are EVERY site, as the runbook does; by name otherwise, so that no site is started
+    twice and none that is not among SITES)."""
     counts = dict((s, int((gpus or {}).get(s) or 1)) for s in sites)
     single = [s for s in sites if counts[s] <= 1]
     multi = [s for s in sites if counts[s] > 1]
-    if not multi:
+    if not multi and every:
         return ["start client"]
     return (["start client %s" % " ".join(single)] if single else []) + [site_command("start", s, counts)
-                                                                           for s in multi]
+                                                                         for s in multi]
 
 
 # ------------------------------------------------------------------------------------------------ replies

@@ -139,7 +139,7 @@ def failure_lines(text, dialect=default_dialect):
         app = dialect.APP_FRAME.search(frame.group("file"))
         if app:
             frames.append("in the app's custom/%s, line %s, in %s" % (app.group("name"), frame.group("line"),
-                                                                     frame.group("func")))
+                                                                      frame.group("func")))
         elif any(re.search(p, frame.group("file")) for p in dialect.APP_LOADING_FRAMES):
             loading.append("while the engine loaded or ran the app (%s, in %s)"
                            % (frame.group("file").rsplit("/", 1)[-1], frame.group("func")))

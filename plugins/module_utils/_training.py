@@ -32,8 +32,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils import _engine_
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import plan_run, run_number_of
 from ansible_collections.clarafl.federation.plugins.module_utils._training_sites import SiteSteps, TrainingFailed
-from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (matrix_lines,
-                                                                                         validation_matrix)
+from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (
+    matrix_lines, validation_matrix)
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import run_summary
 
 POLL = 1.0                # seconds between two readings of the server's status while a training runs
@@ -105,7 +105,7 @@ def idle(clients, sites):
     """The sites that answer the server but do not train (a site that restarted by itself, or whose start was
     lost), while the server trains."""
     return [s for s in sites if ((clients or {}).get(s) or {}).get("status") in ("training not started",
-                                                                               "training stopped")]
+                                                                                 "training stopped")]
 
 
 class Training(SiteSteps):
@@ -219,7 +219,10 @@ class Training(SiteSteps):
 
     # ---------------------------------------------------------------------------------------------- logs
     def diagnose(self, targets):
-        """{target: [lines]} of the logs of TARGETS (server, sites) that show the app failing."""
+        """{target: [lines]} of the logs of TARGETS (server, sites) that show the app failing. A site the server no
+        longer has registered has no log the console can read: it is left out (naming it would refuse every read)."""
+        registered = [c.get("name") for c in self.out["status"].get("registered_clients") or []]
+        targets = [t for t in targets if t == "server" or t in registered]
         texts = self.console.read([engine_log.tail_command(t, dialect=self.d) for t in targets])
         failures = {}
         for target in targets:
@@ -514,7 +517,7 @@ class Training(SiteSteps):
         self.record.update(phase="finished", finished_at=self.now_iso())
         self.save()
         self.say("Run %d finished: %s of %s round(s)." % (self.number, summary.get("rounds_done"),
-                                                         summary.get("num_rounds")))
+                                                          summary.get("num_rounds")))
         self.out.update(state="finished", summary=summary, changed=True)
         return self.out
 

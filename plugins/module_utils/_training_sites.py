@@ -124,7 +124,7 @@ class SiteSteps(object):
                            self.d.site_command("start", site, self.p["gpus"])], timeout=120)
             except ConsoleError as exc:
                 if self.status().get("server_status") == self.d.TRAINING:
-                            raise TrainingFailed("Site %s answers the server again, but bringing it into the running "
+                    raise TrainingFailed("Site %s answers the server again, but bringing it into the running "
                                          "training failed: %s" % (site, exc))
                 done[site].append("the training ended before the site could be started in it")
                 continue
@@ -148,7 +148,6 @@ class SiteSteps(object):
                     site, "; ".join(done[site])))
             why.pop(site, None)
         self.record["round_at"] = self.clock()
-        self.out["changed"] = True
         self.save()
         if missing:
             raise TrainingFailed(
@@ -173,11 +172,12 @@ class SiteSteps(object):
                 self.explain(exc, ["server"] + self.sites)
         for _attempt in range(3):
             self.sleep(3.0)
+            again = "%s %s" % (command, " ".join(late))
             try:
-                self.send(["%s %s" % (command, " ".join(late))], timeout=120)
+                self.send([again], timeout=120)
                 return []
             except ConsoleError as exc:
-                still = self._late(command, exc)
+                still = self._late(again, exc)
                 if not still:
                     self.explain(exc, ["server"] + late)
                 late = still
@@ -189,7 +189,8 @@ class SiteSteps(object):
         if not sites:
             return []
         late = []
-        for command in self.d.start_commands(sites, self.p["gpus"]):
+        # Sites that did not take the deploy are not started: the others are then named.
+        for command in self.d.start_commands(sites, self.p["gpus"], every=set(sites) >= set(self.sites)):
             try:
                 self.send([command], timeout=120)
             except ConsoleError as exc:
@@ -211,7 +212,7 @@ class SiteSteps(object):
             except ConsoleError:
                 pass
             states = self._training_states(again, 2 * LATE_START_WAIT)
-        return [s for s in late if states.get(s) != self.d.TRAINING]
+        return [s for s in again if states.get(s) != self.d.TRAINING]
 
     def _training_states(self, sites, seconds):
         """{site: status} once every site of SITES trains, or after SECONDS."""

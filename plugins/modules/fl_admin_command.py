@@ -88,15 +88,43 @@ results:
   type: list
   elements: dict
   contains:
-    command: {description: The command as sent., type: str, returned: always}
-    ok: {description: Whether its reply is not an error; null when it was not sent (check mode)., type: bool, returned: always}
-    text: {description: The reply as the console would print it., type: str, returned: always}
-    reply: {description: The engine's reply structure (AdminAPI)., type: dict, returned: always}
-    changed: {description: It changed something (a read-only command, or an abort with nothing to abort, did not)., type: bool, returned: always}
-    error: {description: What made it an error., type: str, returned: when not ok}
-    instances: {description: The per-site lines of the reply (site, message)., type: list, elements: dict, returned: when the reply has them}
-    confirm: {description: The confirmation the interactive console asks for this command (auth, yesno)., type: str, returned: when it asks for one}
-    seconds: {description: How long the command took., type: float, returned: when sent}
+    command:
+      description: The command as sent.
+      type: str
+      returned: always
+    ok:
+      description: Whether its reply is not an error; null when it was not sent (check mode).
+      type: bool
+      returned: always
+    text:
+      description: The reply as the console would print it.
+      type: str
+      returned: always
+    reply:
+      description: The engine's reply structure (AdminAPI).
+      type: dict
+      returned: always
+    changed:
+      description: It changed something (a read-only command, or an abort with nothing to abort, did not).
+      type: bool
+      returned: always
+    error:
+      description: What made it an error.
+      type: str
+      returned: when not ok
+    instances:
+      description: The per-site lines of the reply (site, message).
+      type: list
+      elements: dict
+      returned: when the reply has them
+    confirm:
+      description: The confirmation the interactive console asks for this command (auth, yesno).
+      type: str
+      returned: when it asks for one
+    seconds:
+      description: How long the command took.
+      type: float
+      returned: when sent
 registered_sites:
   description: The sites the server had registered, when the commands named sites or O(sites) was given.
   returned: when read

@@ -116,8 +116,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils._admin_console 
     CONSOLE_ARGS, Console, ConsoleError, check_options)
 from ansible_collections.clarafl.federation.plugins.module_utils._training import Records
 from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import run_number_of
-from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (matrix_lines,
-                                                                                         validation_matrix)
+from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (
+    matrix_lines, validation_matrix)
 from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import HAS_DOCKER
 
 # A console that cannot be reached is an answer here, not a failure.

@@ -45,9 +45,12 @@ extends_documentation_fragment:
   - clarafl.federation.attributes
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
     support: full
     details: The action plugin calls the module step by step on the host and prints the progress on the controller.
   async:
+    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
     support: full
@@ -263,9 +266,14 @@ def main():
     names = [n for n in p["sites"] + p["rejoin"] + [p["mmar"] or "-"] if len(n.split()) != 1 or "'" in n or '"' in n]
     if names:
         problems.append("sites, rejoin and mmar take names (one word each), got %s" % ", ".join(map(repr, names)))
+    strangers = [n for n in p["rejoin"] if n not in p["sites"]]
+    if strangers:
+        problems.append("rejoin names sites that are not among sites (%s): %s" % (
+            ", ".join(p["sites"]), ", ".join(map(repr, strangers))))
     p["gpus"], gpu_problems = gpu_counts(p["gpus"])
-    problems.extend("gpus maps each site to its number of GPUs (a whole number, at least 1): %s" % g
-                    for g in gpu_problems)
+    if gpu_problems:
+        problems.append("gpus maps each site to its number of GPUs (a whole number, at least 1): %s"
+                        % "; ".join(gpu_problems))
     if problems:
         module.fail_json(msg="; ".join(problems))
     out = Training(Console(p), p, Records(p["record_dir"]), check_mode=module.check_mode).step()

@@ -316,6 +316,36 @@ def test_a_module_is_documented(path):
     assert COLLECTION + ".attributes" in fragments, "%s does not extend %s.attributes" % (_rel(path), COLLECTION)
 
 
+def _code_lines(path):
+    """Lines of code of a module: not blank, not comments, not its documentation strings or docstrings."""
+    text = _read(path)
+    tree = ast.parse(text, path)
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ("DOCUMENTATION", "EXAMPLES",
+                                                                                     "RETURN") for t in node.targets):
+            skipped.update(range(node.lineno, node.end_lineno + 1))
+        elif isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body and \
+                isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            skipped.update(range(node.body[0].lineno, node.body[0].end_lineno + 1))
+    return sum(1 for number, line in enumerate(text.splitlines(), 1)
+               if line.strip() and not line.strip().startswith("#") and number not in skipped)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[os.path.basename(p) for p in MODULES])
+def test_a_module_is_thin_glue(path):
+    """At most 150 lines of code per module: the work is in module_utils, where it is unit-tested."""
+    assert _code_lines(path) <= 150, "%s has %d lines of code" % (_rel(path), _code_lines(path))
+
+
+def test_no_module_utils_file_of_the_admin_side_is_long():
+    admin = ["_admin_console.py", "_admin_driver.py", "_dialect_clara40.py", "_engine_log.py", "_training.py",
+             "_training_plan.py", "_training_sites.py"]
+    long_files = [(name, len(_read(os.path.join(REPO, "plugins", "module_utils", name)).splitlines()))
+                  for name in admin]
+    assert [f for f in long_files if f[1] > 600] == []
+
+
 def _filters():
     """{filter name: plugins/filter/<file>.py} of every FilterModule of the collection."""
     filters = {}

@@ -9,8 +9,10 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clarafl.federation.plugins.filter.federation import (
+    FilterModule,
     fl_client_sites,
     fl_status_table,
+    fl_summary_metrics,
     fl_training_plan,
     fl_training_summary,
 )
@@ -62,6 +64,75 @@ def test_status_table():
     assert lines[2].split() == ["org1-a", "yes", "training", "started", "1", "2"]
     assert lines[3].split() == ["org2", "no", "No", "replies", "-", "-"]
     assert fl_status_table({})[-1] == "no site is registered"
+    with pytest.raises(AnsibleFilterError, match="fl_status_table expects a dictionary"):
+        fl_status_table(["x"])
+
+
+FINISHED = {"server_status": "training stopped", "run_number": 3,
+            "registered_clients": [{"name": "org1-a", "last_accepted_round": None, "contribution_count": 0},
+                                   {"name": "org2", "last_accepted_round": None, "contribution_count": 0}],
+            "clients": {"org1-a": {"status": "training stopped"}, "org2": {"status": "training stopped"}}}
+
+
+def test_status_table_after_a_run_shows_its_summary():
+    """The server resets its counters when a run ends: the rounds and contributions come from the run's summary."""
+    summary = {"run_number": 3, "rounds_done": 5, "num_rounds": 5, "contributions": {"org1-a": 5, "org2": 4}}
+    lines = fl_status_table(FINISHED, summary)
+    assert lines[0] == "server: training stopped, run 3: 5 of 5 round(s) done (from the run's summary)"
+    assert lines[2].split() == ["org1-a", "yes", "training", "stopped", "-", "5"]
+    assert lines[3].split() == ["org2", "yes", "training", "stopped", "-", "4"]
+    # a site the summary does not count
+    assert fl_status_table(FINISHED, dict(summary, contributions={"org1-a": 5}))[3].split()[-1] == "-"
+
+
+@pytest.mark.parametrize("summary", [
+    None, {}, "junk", {"run_number": 2, "rounds_done": 5},  # another run's
+    {"rounds_done": 5},  # no run number
+])
+def test_status_table_without_the_current_run_s_summary_is_the_server_s(summary):
+    lines = fl_status_table(FINISHED, summary)
+    assert lines[0] == "server: training stopped, run 3, round - of -"
+    assert lines[2].split()[-1] == "0"
+
+
+def test_status_table_of_a_run_that_trains_is_the_server_s_even_with_a_summary():
+    training = dict(FINISHED, server_status="training started", current_round=2, max_round=5, registered_clients=[
+        {"name": "org1-a", "last_accepted_round": 1, "contribution_count": 2}])
+    lines = fl_status_table(training, {"run_number": 3, "rounds_done": 5, "contributions": {"org1-a": 5}})
+    assert lines[0] == "server: training started, run 3, round 2 of 5"
+    assert lines[2].split()[-1] == "2"
+
+
+def test_summary_metrics_adds_the_apps_metrics_to_the_summary():
+    # as fl_training wrote it: the engine's rounds, the contributions, no metrics read yet
+    summary = {"run_number": 1, "mmar": "clarafl_demo", "finished": True, "rounds_done": 3,
+               "rounds_from": "the server's log", "num_rounds": 3, "contributions": {"a": 3, "b": 3}, "metrics": [],
+               "metrics_file": False, "metrics_read": False, "metrics_path": "run_1/metrics.jsonl", "healed": ["b"]}
+    text = '{"round": 0, "auc": 0.5}\n{"round": 3, "auc": 0.99}\n'
+    out = fl_summary_metrics(summary, text, "/opt/clarafl/demo/server/run_1/metrics.jsonl")
+    assert out["metrics_read"] is True and out["metrics_file"] is True
+    assert out["metrics"] == [{"round": 0, "auc": 0.5}, {"round": 3, "auc": 0.99}]
+    assert out["metrics_path"] == "/opt/clarafl/demo/server/run_1/metrics.jsonl"
+    # the engine's round count stays; the rest of the summary is kept
+    assert out["rounds_done"] == 3 and out["rounds_from"] == "the server's log" and out["num_rounds"] == 3
+    assert out["contributions"] == {"a": 3, "b": 3} and out["healed"] == ["b"] and out["finished"] is True
+    assert summary["metrics_read"] is False  # not changed in place
+    # no metrics file: said so, the path kept
+    out = fl_summary_metrics(summary, "")
+    assert out["metrics_read"] is True and out["metrics_file"] is False and out["metrics"] == []
+    assert out["metrics_path"] == "run_1/metrics.jsonl"
+    assert fl_training_summary(out)[-1] == ("The MMAR wrote no validation metric (no run_1/metrics.jsonl): rounds "
+                                            "and contributions are the engine's.")
+    # without the engine's count the metrics' rounds stand in
+    out = fl_summary_metrics(dict(summary, rounds_done=0, rounds_from="nothing (no round was seen)"), text)
+    assert out["rounds_done"] == 3 and out["rounds_from"] == "the app's metrics"
+    with pytest.raises(AnsibleFilterError, match="fl_summary_metrics expects a summary dictionary"):
+        fl_summary_metrics(None, text)
+
+
+def test_the_filters_of_the_admin_side():
+    filters = FilterModule().filters()
+    assert "fl_summary_metrics" in filters and "fl_status_table" in filters and "fl_round_lines" not in filters
 
 
 def test_preflight_problems_join_every_source_and_say_a_shared_problem_once():
@@ -116,17 +187,3 @@ def test_training_plan_takes_the_files_as_the_role_reads_them():
 def test_training_plan_names_a_bad_run_number():
     with pytest.raises(AnsibleFilterError, match="fl_training_plan: the run number must be a whole number"):
         fl_training_plan({}, {}, "one")
-
-
-def test_round_lines_say_each_change_once():
-    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_round_lines
-    history = [{"run_number": 1, "server_status": "training started", "current_round": 0, "max_round": 3},
-               {"run_number": 1, "server_status": "training started", "current_round": 0, "max_round": 3},
-               {"run_number": 1, "server_status": "training started", "current_round": 1, "max_round": 3},
-               {"server_status": "training stopped"}, "junk"]
-    assert fl_round_lines(history, {"b": 2, "a": 3}) == [
-        "run 1: training started, round 0 of 3", "run 1: training started, round 1 of 3", "run ?: training stopped",
-        "contributions so far: a=3, b=2"]
-    assert fl_round_lines([]) == []
-    with pytest.raises(AnsibleFilterError):
-        fl_round_lines("x")

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.clarafl.federation.plugins.module_utils import admin_console, containers, docker_sdk
+from ansible_collections.clarafl.federation.plugins.module_utils import _admin_console, containers, docker_sdk
 
 
 def test_a_missing_sdk_names_the_package_and_the_role_that_installs_it(monkeypatch):
@@ -29,10 +29,18 @@ def test_an_engine_that_does_not_answer_is_named_with_what_to_do(tmp_path):
     assert host in str(exc.value) and "--tags docker" in str(exc.value)
 
 
-@pytest.mark.parametrize("error", [containers.ContainersError, admin_console.AdminConsoleError])
+def _console():
+    params = dict((k, v.get("default")) for k, v in _admin_console.CONSOLE_ARGS.items())
+    params.update(container="adm", username="admin@x")
+    return _admin_console.Console(params).container
+
+
+@pytest.mark.parametrize("error", [containers.ContainersError, _admin_console.ConsoleError])
 def test_each_module_reports_it_in_its_own_error(monkeypatch, error):
     monkeypatch.setattr(docker_sdk, "HAS_DOCKER", False)
-    client = containers.docker_client if error is containers.ContainersError else admin_console.docker_client
+    client = containers.docker_client if error is containers.ContainersError else _console()
     with pytest.raises(error) as exc:
         client()
     assert "Docker SDK for Python" in str(exc.value)
+    if error is _admin_console.ConsoleError:
+        assert exc.value.kind == "docker_missing"

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, clarafl.federation maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the engine's own logs say (module_utils/engine_log.py), read from real Clara 4.0 / nvflare 1.0.2 logs."""
+"""What the engine's own logs say (module_utils/_engine_log.py), read from real Clara 4.0 / nvflare 1.0.2 logs: the
+app's failures (quoting the frame that decided it), the engine's own complaints (never the app's), the rounds
+aggregated, and where each log is."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +13,9 @@ import os
 
 import pytest
 
-from ansible_collections.clarafl.federation.plugins.module_utils import engine_log as el
+from ansible_collections.clarafl.federation.plugins.module_utils import _dialect_clara40 as dialect
+from ansible_collections.clarafl.federation.plugins.module_utils import _engine_log as el
+from ansible_collections.clarafl.federation.plugins.module_utils import federation as fed
 
 LOGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures",
                     "engine_logs")
@@ -62,6 +66,8 @@ def test_a_site_whose_app_lacks_its_log_config_is_quoted_from_its_latest_attempt
         "FL client execution exception: missing log config file "
         "/workspace/site/startup/../run_11/mmar_org1-a/resources/log.config",
         "AssertionError: missing log config file /workspace/site/startup/../run_11/mmar_org1-a/resources/log.config",
+        # no frame of the app's own code: the engine loading the app decided it
+        "while the engine loaded or ran the app (clara_conf.py, in __init__)",
     ]
     attempt = el.latest_attempt(log("site-missing-log-config.txt"))
     assert attempt[0].endswith("Starting client training. rank: 0")
@@ -188,12 +194,104 @@ def test_bytes_are_read_as_text():
     assert el.failure_lines(b"Traceback (most recent call last)\nValueError: x\n") == ["ValueError: x"]
 
 
+# --- the engine's own complaints are not the app's --------------------------------------------------------------
+
+ENGINE_OWN = "AttributeError: 'NoneType' object has no attribute 'body'"
+
+
+@pytest.mark.parametrize("name", ["server-site-killed.txt", "server-site-paused-during-deploy.txt"])
+def test_the_engines_admin_handler_answering_for_a_site_that_gave_no_reply_is_not_the_apps_failure(name):
+    # Real server logs: a site killed at round 4, a site paused during a deploy. The engine's admin command handler
+    # (dlmed/hci/server/reg.py, fed/server/shell_cmd.py) raises for the site that did not answer.
+    text = log(name)
+    assert "Traceback (most recent call last):" in text and ENGINE_OWN in text
+    assert el.failure_lines(text) == []
+    assert el.engine_complaints(text) == [ENGINE_OWN]
+    kept, engine = el.split_attempt(text)
+    assert engine == [ENGINE_OWN] and not any("Traceback" in line or ENGINE_OWN in line for line in kept)
+
+
+def _with_engine_traceback(text, after):
+    """TEXT with the engine's own traceback (from the killed-site log) put after its line holding AFTER."""
+    killed = log("server-site-killed.txt").splitlines()
+    start = [i for i, line in enumerate(killed) if line.startswith("Traceback")][0]
+    block = killed[start:killed.index(ENGINE_OWN, start) + 1]
+    assert len(block) == 7
+    lines = text.splitlines()
+    at = [i for i, line in enumerate(lines) if after in line][-1] + 1
+    return "\n".join(lines[:at] + block + lines[at:])
+
+
+def test_an_apps_failure_beside_the_engines_complaint_is_quoted_alone():
+    text = _with_engine_traceback(log("server-broken-persistor.txt"), "Create initial model message")
+    assert el.failure_lines(text) == el.failure_lines(log("server-broken-persistor.txt"))
+    assert el.engine_complaints(text) == [ENGINE_OWN]
+    text = _with_engine_traceback(log("site-missing-package.txt"), "Starting client training")
+    assert el.failure_lines(text)[-1] == "in the app's custom/clarafl_test_missing_package.py, line 2, in <module>"
+    assert ENGINE_OWN not in el.failure_lines(text)
+
+
+def test_the_deciding_frame_is_the_apps_own_code_else_the_engine_loading_the_app():
+    app = "\n".join(["Starting client training. rank: 0", "Traceback (most recent call last):",
+                     '  File "<nvflare-1.0.2>/nvflare/private/fed/app/fl_conf.py", line 427, in build_component',
+                     '  File "/workspace/site/run_1/mmar_a/custom/trainer.py", line 5, in __init__',
+                     '  File "/usr/local/lib/python3.8/json/decoder.py", line 337, in decode',
+                     "ValueError: bad value"])
+    assert el.failure_lines(app) == ["ValueError: bad value", "in the app's custom/trainer.py, line 5, in __init__"]
+    loading = "\n".join(["Create initial model message...", "Traceback (most recent call last):",
+                         '  File "<nvflare-1.0.2>/nvflare/private/fed/server/sai.py", line 411, in '
+                         'start_server_training',
+                         '  File "<nvflare-1.0.2>/nvflare/private/fed/server/server_model_manager.py", line 100, in '
+                         'init',
+                         "KeyError: 'model_persistor'"])
+    assert el.failure_lines(loading) == [
+        "KeyError: 'model_persistor'", "while the engine loaded or ran the app (server_model_manager.py, in init)"]
+
+
+@pytest.mark.parametrize("lines", [
+    # a dropped connection without frames
+    ["Traceback (most recent call last):", "ConnectionResetError: [Errno 104] Connection reset by peer"],
+    # the engine's communicator
+    ["Traceback (most recent call last):",
+     '  File "/usr/local/lib/python3.8/site-packages/grpc/_channel.py", line 826, in __call__',
+     "grpc._channel._InactiveRpcError: <_InactiveRpcError of RPC that terminated with: status = "
+     "StatusCode.UNAVAILABLE>"],
+    # the client's admin agent
+    ["Traceback (most recent call last):", '  File "<nvflare-1.0.2>/nvflare/private/fed/client/admin.py", line 90, in '
+     'process', "AttributeError: 'NoneType' object has no attribute 'body'"],
+    # the engine saying so in its own words
+    ["2026-12-07 19:17:31,485 - root - WARNING - FL server execution exception: grpc communication error"],
+])
+def test_other_engine_complaints_are_not_the_apps(lines):
+    text = "\n".join(["2026-12-07 19:16:25,540 - FederatedServer - INFO - Server training has been started."] + lines)
+    assert el.failure_lines(text) == []
+    assert len(el.engine_complaints(text)) == 1
+
+
+def test_an_apps_traceback_that_mentions_a_site_not_answering_is_still_the_apps():
+    text = "\n".join(["Starting client training. rank: 0", "Traceback (most recent call last):",
+                      '  File "/w/run_1/mmar_a/custom/trainer.py", line 7, in train',
+                      "RuntimeError: the data server did not respond"])
+    assert el.failure_lines(text) == ["RuntimeError: the data server did not respond",
+                                      "in the app's custom/trainer.py, line 7, in train"]
+    assert el.engine_complaints(text) == []
+
+
+def test_engine_complaints_are_said_once_and_at_most_max_quoted():
+    block = log("server-site-killed.txt")
+    assert el.engine_complaints(block + "\n" + "\n".join(block.splitlines()[-40:])) == [ENGINE_OWN]
+    many = "\n".join("Traceback (most recent call last):\nConnectionResetError: [Errno 104] Connection reset by peer "
+                      "(call %d)" % i for i in range(20))
+    assert len(el.engine_complaints(many)) == el.MAX_QUOTED and el.failure_lines(many) == []
+    assert el.engine_complaints(None) == [] and el.engine_complaints(b"") == []
+
+
 # --- rounds the server aggregated --------------------------------------------------------------------------------
 
 
 def test_rounds_aggregated_counts_the_latest_training_only():
     text = log("server-two-runs.txt")
-    rounds, started = grep_n(text, el.ROUND_LINE), grep_n(text, el.STARTED_LINE)
+    rounds, started = grep_n(text, dialect.ROUND_LINE), grep_n(text, dialect.STARTED_LINE)
     assert started.splitlines() == ["15:2026-11-30 08:24:39,186 - FederatedServer - INFO - Server training has been "
                                     "started.",
                                     "69:2026-11-30 08:25:28,889 - FederatedServer - INFO - Server training has been "
@@ -203,7 +301,7 @@ def test_rounds_aggregated_counts_the_latest_training_only():
     assert el.rounds_aggregated(rounds, started) == 0
     # the log as it was at the end of the first training
     first = "\n".join(text.splitlines()[:62])
-    assert el.rounds_aggregated(grep_n(first, el.ROUND_LINE), grep_n(first, el.STARTED_LINE)) == 3
+    assert el.rounds_aggregated(grep_n(first, dialect.ROUND_LINE), grep_n(first, dialect.STARTED_LINE)) == 3
 
 
 def test_rounds_aggregated_counts_each_round_once():
@@ -217,11 +315,11 @@ def test_rounds_aggregated_counts_each_round_once():
 
 def test_rounds_aggregated_is_none_without_a_start_line():
     text = log("server-two-runs.txt")
-    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), "") is None
-    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), None) is None
+    assert el.rounds_aggregated(grep_n(text, dialect.ROUND_LINE), "") is None
+    assert el.rounds_aggregated(grep_n(text, dialect.ROUND_LINE), None) is None
     assert el.rounds_aggregated(None, None) is None
     # a start line without grep's line number is not one
-    assert el.rounds_aggregated(grep_n(text, el.ROUND_LINE), "Server training has been started.") is None
+    assert el.rounds_aggregated(grep_n(text, dialect.ROUND_LINE), "Server training has been started.") is None
 
 
 @pytest.mark.parametrize("rounds", [None, "", "garbage\n\x00\xff\n:::", "x:Aggregation time for the round 3",
@@ -285,3 +383,40 @@ def test_quote_failures_of_nothing():
 
 def test_quote_failures_of_none():
     assert el.quote_failures(None) == []
+
+
+# --- where the logs are (module_utils/federation.py log_files), as the messages name them ------------------------
+
+
+def test_log_files_of_the_server_and_every_site():
+    hostvars = {
+        "srv": {"fl_kit_root": "/srv/kits"},
+        "spare": {},
+        "box": {"fl_sites": [{"name": "a", "org": "o1"}, {"name": "b", "org": "o1"}]},
+        "one": {"fl_client_name": "c", "fl_org": "o2", "fl_kit_root": "/data/fl"},
+        "plain": {"fl_kit_root": ""},
+    }
+    assert fed.log_files(["srv", "spare"], ["box", "one", "plain"], hostvars, "p") == {
+        "server": "srv:/srv/kits/server/log.txt",
+        "a": "box:/opt/clarafl/p/a/log.txt",
+        "b": "box:/opt/clarafl/p/b/log.txt",
+        "c": "one:/data/fl/c/log.txt",
+        "plain": "plain:/opt/clarafl/p/plain/log.txt",
+    }
+
+
+def test_log_files_without_a_kit_root_on_the_server():
+    hostvars = {"srv": {}, "h": {"fl_client_name": "org1"}}
+    assert fed.log_files(["srv"], ["h"], hostvars, "demo") == {
+        "server": "srv:/opt/clarafl/demo/server/log.txt", "org1": "h:/opt/clarafl/demo/org1/log.txt"}
+
+
+def test_log_files_of_nothing():
+    assert fed.log_files([], [], {}, "p") == {}
+    assert fed.log_files(["srv"], [], {"srv": None}, "p") == {"server": "srv:/opt/clarafl/p/server/log.txt"}
+    # a host whose fl_sites is not a list has no site (site_problems says why)
+    assert fed.log_files([], ["x"], {"x": {"fl_sites": "a,b"}}, "p") == {}
+    # the log files follow the filter's output for fl_training's log_files option: quote_failures uses them
+    where = fed.log_files(["srv"], ["h"], {"srv": {}, "h": {"fl_client_name": "org1"}}, "p")
+    assert el.quote_failures({"org1": ["ValueError: x"]}, where) == [
+        "site org1 (log.txt at h:/opt/clarafl/p/org1/log.txt):", "    ValueError: x"]

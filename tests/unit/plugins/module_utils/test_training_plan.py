@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, clarafl.federation maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What fl_admin does with a training run, case by case: from the role's record, the run's summary and
-the server's live status (None: check mode)."""
+"""What fl_training does with a training run, case by case (module_utils/_training_plan.py): from the record, the
+run's summary and the server's live status (None: check mode)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,14 +10,15 @@ import json
 
 import pytest
 
-from ansible_collections.clarafl.federation.plugins.module_utils.training_plan import (
+from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import (
     ACTIONS,
     plan_run,
     read_record,
+    run_number_of,
 )
 
 SITES = ["org1-a", "org1-b", "org2"]
-KEYS = {"action", "message", "stop_first", "stale_sites", "deploy", "follow", "preview", "previous"}
+KEYS = {"action", "message", "stop_first", "stale_sites", "deploy", "follow", "preview", "previous", "run_number"}
 T1 = "2026-11-30T02:10:00+00:00"
 T0 = "2026-11-29T08:00:00+00:00"
 
@@ -299,9 +300,70 @@ def test_garbled_fields_are_read_as_missing():
 
 
 def test_a_run_number_that_is_not_a_number_is_an_error():
-    for bad in (None, "one", True, 1.5, ""):
+    for bad in ("one", True, 1.5, "1.5", [1]):
         with pytest.raises(ValueError, match="the run number must be a whole number"):
             plan_run(bad)
+        with pytest.raises(ValueError, match="the run number must be a whole number"):
+            run_number_of(bad, started(2))
+
+
+# --- no run number asked for: the record's latest run (the day-two converge) --------------------------
+
+def test_no_run_number_means_the_records_latest_run_or_run_1():
+    assert run_number_of(None) == 1 and run_number_of("", None) == 1 and run_number_of("  ", "garbled") == 1
+    assert run_number_of(None, started(2)) == 2 and run_number_of(None, json.dumps(started(3))) == 3
+    assert run_number_of(None, {"run_number": "4"}) == 4 and run_number_of(None, {"run_number": "x"}) == 1
+    # a number asked for wins over the record
+    assert run_number_of(1, started(2)) == 1 and run_number_of("5", started(2)) == 5
+    assert plan(None, state=None, status=server(run=None, state="stopped"))["run_number"] == 1
+
+
+def test_a_federation_that_moved_on_is_left_alone_by_a_converge():
+    # train.yml -e fl_admin_run_number=2 trained run 2; a plain site.yml (no run number) then leaves it alone
+    result = plan(None, state=started(2), summary=summary(), status=server(run=2))
+    assert result["action"] == "finished" and result["run_number"] == 2 and not result["deploy"]
+    assert result["message"] == "Run 2 finished: left alone."
+    # asked for by number, the sentence says how to train it again
+    asked = plan(2, state=started(2), summary=summary(), status=server(run=2))
+    assert asked["action"] == "finished" and asked["message"].startswith("Run 2 was started on %s and has finished: "
+                                                                         "left alone. Set " % T1)
+    # the latest run still training is followed, not refused
+    result = plan(None, state=started(2), status=server(run=2, state="training started", current=1))
+    assert result["action"] == "in_progress" and result["run_number"] == 2
+    # an earlier run asked for by number is still refused
+    assert plan(1, state=started(2), summary=summary(), status=server(run=2))["action"] == "refuse"
+    # check mode says the same from the record alone
+    preview = plan(None, state=started(2), summary=summary(), status=None)
+    assert preview["action"] == "finished" and preview["run_number"] == 2 and "run 2 was started" in preview["message"]
+
+
+# --- a run the server lost whose record says it must not be repeated ------------------------------------
+
+def test_a_lost_run_the_record_says_must_not_be_repeated_is_stopped_with_that_sentence():
+    record = dict(started(1), repeat_lost_run=False)
+    result = plan(state=record, status=server(run=None, state="training not started"))
+    assert result["action"] == "lost" and not result["deploy"] and not result["follow"]
+    assert result["message"] == (
+        "The server no longer knows run 1, which was training (started %s): it was restarted during the training and "
+        "lost the run's state. Run 1 is not trained again: its record says a lost run must not be repeated "
+        "(fl_admin_repeat_lost_run was false when it started). Set fl_admin_restart_training=true to train it again "
+        "from the start, or a new fl_admin_run_number." % T1)
+    # the record says nothing, or says to repeat it: trained again
+    for value in (True, None, "no"):
+        assert plan(state=dict(started(1), repeat_lost_run=value),
+                    status=server(run=None, state="stopped"))["action"] == "resume", value
+    # a restart asked for trains it all the same; a finished run lost is left alone
+    assert plan(restart=True, state=record, status=server(run=None, state="stopped"))["action"] == "restart"
+    assert plan(state=record, summary=summary(), status=server(run=None, state="stopped"))["action"] == "finished"
+    # the server still training it: followed
+    assert plan(state=record, status=server(run=1, state="training started"))["action"] == "in_progress"
+
+
+def test_a_resume_while_another_run_trains_says_which_it_stops():
+    result = plan(state=started(1), status=server(run=5, state="training started", current=2))
+    assert result["action"] == "resume" and result["stop_first"]
+    assert result["message"].endswith("Training run 1 again from the start, once the training of run 5 (round 2 of 5) "
+                                      "is stopped.")
 
 
 def test_read_record():
