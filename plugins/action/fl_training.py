@@ -107,7 +107,7 @@ class ActionModule(ActionBase):
                 outcome.update(failed=True, msg="Run %s had not finished after %d s (last seen: %s): see "
                                                 "playbooks/status.yml and the server's log." % (
                                                     outcome.get("run_number"), float(args.get("wait_timeout") or 1800),
-                                                    line or outcome.get("state")))
+                                                    progress_line(progress) or outcome.get("state")))
                 break
         outcome.update(changed=changed, messages=messages, deployed=deployed)
         result.update(outcome)

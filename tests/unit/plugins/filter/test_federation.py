@@ -180,7 +180,7 @@ def test_training_plan_takes_the_files_as_the_role_reads_them():
     plan = fl_training_plan('{"run_number": 1, "phase": "started", "started_at": "T1"}', "", "1", False,
                             {"run_number": 1, "server_status": "training started", "current_round": 2,
                              "max_round": 5}, ["org1-a"], "clarafl_demo", 5)
-    assert plan["action"] == "in_progress" and plan["message"] == "Run 1 is training (round 2 of 5): left alone."
+    assert plan["action"] == "in_progress" and plan["message"] == "Run 1 is training (round 2 of 5): it goes on."
     assert plan["previous"]["started_at"] == "T1"
 
 

@@ -72,9 +72,9 @@ def test_a_run_is_deployed_started_followed_and_summarised(fed):
     assert fed.records.summary(1) == summary
     assert stat.S_IMODE(os.stat(os.path.join(fed.folder, "run_1-summary.json")).st_mode) == 0o640
     assert fed.record()["phase"] == "finished" and "finished_at" in fed.record()
-    # every round was shown while it ran
+    # every round was shown while it ran, and the end shows the engine's counter with every round aggregated
     rounds = [o["progress"]["round"] for o in fed.outs if o["progress"]]
-    assert sorted(set(rounds)) == [0, 1, 2]
+    assert sorted(set(rounds)) == [0, 1, 2, 3] and rounds[-1] == 3
     assert fed.sent() == ["set_run_number 1", "upload_folder clarafl_demo", "deploy clarafl_demo server",
                           "deploy clarafl_demo client", "start server", "start client"]
     # a training whose rounds move has no log read
@@ -113,7 +113,7 @@ def test_started_is_reached_once_the_run_trains(fed):
     assert out["state"] == "started"
     out = fed.step(state="started")
     assert out["state"] == "training" and out["plan"]["action"] == "in_progress"
-    assert out["plan"]["message"] == "Run 1 is training (round 0 of 3): left alone."
+    assert out["plan"]["message"] == "Run 1 is training (round 0 of 3): it goes on."
 
 
 def test_a_restart_asked_for_stops_the_training_first(fed):

@@ -79,7 +79,7 @@ def test_a_new_run_number_while_another_run_trains_stops_that_one_first():
 def test_a_run_in_progress_is_left_alone_and_followed():
     result = plan(2, state=started(2), status=server(run=2, state="training started", current=3))
     assert result["action"] == "in_progress"
-    assert result["message"] == "Run 2 is training (round 3 of 5): left alone."
+    assert result["message"] == "Run 2 is training (round 3 of 5): it goes on."
     assert result["follow"] and not result["deploy"] and not result["stop_first"]
 
 
@@ -291,7 +291,7 @@ def test_garbled_fields_are_read_as_missing():
         "finished")
     # the status's rounds missing: said as '?'
     result = plan(state=started(1), status=server(run="1", state="training started", current=None, max_round=None))
-    assert result["message"] == "Run 1 is training (round ? of ?): left alone."
+    assert result["message"] == "Run 1 is training (round ? of ?): it goes on."
     # a record that cannot be read is no record
     assert plan(state="{broken", status=server(run=None, state="stopped"))["action"] == "start"
     # the run number as the role passes it (text), a restart flag as text
