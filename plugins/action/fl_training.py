@@ -81,8 +81,10 @@ class ActionModule(ActionBase):
                 shown = (key, now)
             for line in end:
                 display.display(line)
-            # A restart or a rejoin is asked for once; the steps after it go on from the record.
-            args["rejoin"] = []
+            # A rejoin is asked for once (unless the server could not be read yet); the steps after it go on from the
+            # record.
+            if outcome.get("state") != "waiting_server":
+                args["rejoin"] = []
             if outcome.get("deployed"):
                 args["restart"] = False
             if outcome.get("failed") or outcome.get("state") in done or self._task.check_mode:

@@ -31,14 +31,13 @@ import time
 from ansible_collections.clarafl.federation.plugins.module_utils import _engine_log as engine_log
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import plan_run, run_number_of
-from ansible_collections.clarafl.federation.plugins.module_utils._training_sites import SiteSteps, TrainingFailed
+from ansible_collections.clarafl.federation.plugins.module_utils._training_sites import (REDEPLOYS, SiteSteps,
+                                                                                         TrainingFailed)
 from ansible_collections.clarafl.federation.plugins.module_utils.cross_validation import (
     matrix_lines, validation_matrix)
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import run_summary
 
 POLL = 1.0                # seconds between two readings of the server's status while a training runs
-REDEPLOYS = 3             # a deploy a site did not answer is sent to it again this often
-REDEPLOY_PAUSE = 3.0
 VALIDATION_SETTLE = 15.0  # once no site validates for this long, no more results come
 START_GRACE = 60.0        # a run just started may still show as stopped for this long
 COMMAND_TIMEOUT = 120     # the deploy and the start wait this long for their replies
@@ -95,17 +94,16 @@ def behind(status, sites):
     return [s for s in sites if not isinstance(counts.get(s), int) or counts[s] < top]
 
 
-def answering(clients, site):
+def answering(clients, site, dialect):
     """The site answers the server's ``check_status client``."""
     state = ((clients or {}).get(site) or {}).get("status")
-    return state is not None and state not in ("No replies", "exception_occurred")
+    return state is not None and state not in (dialect.NO_ANSWER, dialect.EXCEPTION)
 
 
-def idle(clients, sites):
+def idle(clients, sites, dialect):
     """The sites that answer the server but do not train (a site that restarted by itself, or whose start was
     lost), while the server trains."""
-    return [s for s in sites if ((clients or {}).get(s) or {}).get("status") in ("training not started",
-                                                                                 "training stopped")]
+    return [s for s in sites if ((clients or {}).get(s) or {}).get("status") in (dialect.NOT_STARTED, dialect.STOPPED)]
 
 
 class Training(SiteSteps):
@@ -215,6 +213,9 @@ class Training(SiteSteps):
         self.save()
         self.out.update(state="needs_restart", restart_sites=list(sites))
         self.say("Site%s %s must be restarted: %s." % ("" if len(sites) == 1 else "s", _names(sites), why))
+        for target, lines in sorted((self.record.get("complaints") or {}).items()):
+            self.say("The engine's own complaint in the %s's log (a site that gave no reply, not the app): %s"
+                     % (target if target == "server" else "site " + target, "; ".join(lines)))
         return self.out
 
     # ---------------------------------------------------------------------------------------------- logs
@@ -224,11 +225,17 @@ class Training(SiteSteps):
         registered = [c.get("name") for c in self.out["status"].get("registered_clients") or []]
         targets = [t for t in targets if t == "server" or t in registered]
         texts = self.console.read([engine_log.tail_command(t, dialect=self.d) for t in targets])
-        failures = {}
+        failures, complaints = {}, {}
         for target in targets:
-            lines = engine_log.failure_lines(texts.get(engine_log.tail_command(target, dialect=self.d), ""), self.d)
+            text = texts.get(engine_log.tail_command(target, dialect=self.d), "")
+            lines = engine_log.failure_lines(text, self.d)
             if lines:
                 failures[target] = lines
+            said = engine_log.engine_complaints(text, self.d)
+            if said:
+                complaints[target] = said
+        # Kept to be said when a site is restarted: the engine's own complaint, never the app's failure.
+        self.record["complaints"] = complaints
         return failures
 
     def failed_app(self, failures, stop=True):
@@ -378,7 +385,7 @@ class Training(SiteSteps):
         self.say("Run %d started on %s: set_run_number, upload_folder %s, deploy to the server and %s, start."
                  % (self.number, self.now_iso(), mmar, _names(self.sites)))
         self.out.update(changed=True, deployed=True)
-        self.progress({"run_number": self.number, "server_status": "training started", "current_round": 0,
+        self.progress({"run_number": self.number, "server_status": self.d.TRAINING, "current_round": 0,
                        "max_round": self.p["num_rounds"]})
         if undeployed or hung:
             why = []
@@ -430,7 +437,7 @@ class Training(SiteSteps):
             if stalled >= IDLE_AFTER and now - checked >= IDLE_AFTER:
                 clients, checked = self.status().get("clients") or {}, self.clock()
                 status = self.out["status"]
-                lost = [s for s in idle(clients, self.sites) if s in behind(status, self.sites)]
+                lost = [s for s in idle(clients, self.sites, self.d) if s in behind(status, self.sites)]
                 again = [s for s in lost if (self.record.get("rejoins") or {}).get(s, 0) >= int(self.p["max_recoveries"])]
                 if again:
                     return self.restart_or_fail(again, "they answer the server but do not train, still after being "
@@ -440,14 +447,14 @@ class Training(SiteSteps):
                     status = self.rejoin(status, lost, restarted=False)
                     clients = status.get("clients") or {}
                     continue
-            dead = [s for s in behind(status, self.sites) if not answering(clients, s)]
+            dead = [s for s in behind(status, self.sites) if not answering(clients, s, self.d)]
             if dead and stalled >= float(self.p["unanswered_timeout"]) and now - checked < IDLE_AFTER:
                 return self.restart_or_fail(dead, "they lag behind and stopped answering the server while the "
                                                   "training waited for them")
             if self.p["diagnose_after"] and stalled >= float(self.p["diagnose_after"]) and \
                     now - float(self.record.get("diagnosed_at") or 0) >= float(self.p["diagnose_after"]):
                 self.record["diagnosed_at"] = now
-                failures = self.diagnose(["server"] + [s for s in self.sites if answering(clients, s)])
+                failures = self.diagnose(["server"] + [s for s in self.sites if answering(clients, s, self.d)])
                 if failures:
                     self.failed_app(failures)
             if self.p["stall_timeout"] and stalled >= float(self.p["stall_timeout"]):
@@ -529,7 +536,7 @@ class Training(SiteSteps):
         while True:
             matrix = validation_matrix(self.console.read(["validate all"]).get("validate all"), sites=self.sites)
             clients = self.status().get("clients") or {}
-            validating = [s for s in self.sites if (clients.get(s) or {}).get("status") == "cross site validation"]
+            validating = [s for s in self.sites if (clients.get(s) or {}).get("status") == self.d.VALIDATING]
             if validating:
                 self.record["validating_at"] = self.clock()
             now = self.clock()

@@ -30,10 +30,12 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.clarafl.federation.plugins.module_utils import _dialect_clara40 as dialect
+
 ACTIONS = ("start", "restart", "resume", "in_progress", "finished", "unknown", "refuse", "lost")
 DEPLOY_ACTIONS = ("start", "restart", "resume")
 FOLLOW_ACTIONS = ("start", "restart", "resume", "in_progress")
-TRAINING = "training started"
+TRAINING = dialect.TRAINING
 CHECK_MODE = "Check mode: "
 _TRUE = ("true", "yes", "on", "y", "t", "1")
 

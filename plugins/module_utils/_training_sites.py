@@ -26,6 +26,8 @@ from ansible_collections.clarafl.federation.plugins.module_utils._admin_console 
 
 INTERVAL = 2.0
 LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
+REDEPLOYS = 3           # a deploy a site did not answer is sent to it again this often,
+REDEPLOY_PAUSE = 3.0    # this many seconds apart
 
 
 class TrainingFailed(Exception):
@@ -45,8 +47,8 @@ class SiteSteps(object):
         deadline = self.clock() + float(timeout)
         while True:
             clients = status.get("clients") or {}
-            missing = [s for s in sites if ((clients.get(s) or {}).get("status") or "No replies")
-                       in ("No replies", "exception_occurred")]
+            missing = [s for s in sites if ((clients.get(s) or {}).get("status") or self.d.NO_ANSWER)
+                       in (self.d.NO_ANSWER, self.d.EXCEPTION)]
             if not missing or self.clock() >= deadline:
                 return status, missing
             self.sleep(min(INTERVAL, max(0.0, deadline - self.clock())))
@@ -93,7 +95,7 @@ class SiteSteps(object):
         for site in sites:
             clients = status.get("clients") or {}
             listed = site in [c.get("name") for c in status.get("registered_clients") or []]
-            if listed and ((clients.get(site) or {}).get("status") or "No replies") == "No replies":
+            if listed and ((clients.get(site) or {}).get("status") or self.d.NO_ANSWER) == self.d.NO_ANSWER:
                 try:
                     self.send(["remove_client %s" % site])
                     done[site].append("removed its old registration")
@@ -170,8 +172,8 @@ class SiteSteps(object):
             late = self._late(command, exc)
             if not late:
                 self.explain(exc, ["server"] + self.sites)
-        for _attempt in range(3):
-            self.sleep(3.0)
+        for _attempt in range(REDEPLOYS):
+            self.sleep(REDEPLOY_PAUSE)
             again = "%s %s" % (command, " ".join(late))
             try:
                 self.send([again], timeout=120)
