@@ -44,17 +44,31 @@ def _unavailable(reason):
     pytest.skip("engine tests need Docker and the Clara image: %s" % reason)
 
 
-def query_status(fed):
-    """check_status server + client through the module's driver (module_utils), parsed."""
+def admin(fed, commands=(), status=False, timeout=15):
+    """Send admin COMMANDS (and read the status when STATUS) in FED's admin container through the collection's
+    console (module_utils.admin_console: its driver, its reply rules), as one login. The engine tests' one way to
+    the console outside the modules under test: (the driver's result, the parsed status or None). A command the
+    engine refuses ends the list there, as the module does."""
     from ansible_collections.clarafl.federation.plugins.module_utils import admin_console as ac
 
     container = fed.client.containers.get(fed.admin_container)
-    args = ac.build_driver_args([], fed.admin, "localhost", fed.admin_port, kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER,
-                                server_cn=fedlib.SERVER_CN, timeout=15, status=True)
+    args = ac.build_driver_args(list(commands), fed.admin, "localhost", fed.admin_port,
+                                kit_dir=fedlib.ADMIN_KIT_IN_CONTAINER, server_cn=fedlib.SERVER_CN, timeout=timeout,
+                                status=status)
     result = ac.run_console(container, args)
-    if not result.get("ok"):
+    result["results"] = ac.build_results(result, list(commands))
+    parsed = None
+    if status and result.get("status_replies"):
+        parsed = ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+    return result, parsed
+
+
+def query_status(fed):
+    """check_status server + client through the console, parsed; raises when the console could not read it."""
+    result, parsed = admin(fed, status=True)
+    if not result.get("ok") or parsed is None:
         raise RuntimeError("status query failed: %r" % {k: result.get(k) for k in ("stage", "error_kind", "error")})
-    return ac.parse_status(result["status_replies"]["server"], result["status_replies"]["client"])
+    return parsed
 
 
 def build_image(tmp):
