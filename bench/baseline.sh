@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The runbook's steps as a plain bash script, without Ansible: the benchmark's baseline.
 #
-#   bench/baseline.sh --sites 3 --rounds 3 [--timings FILE] [--keep]
+#   bench/baseline.sh --sites 3 --rounds 3 [--timings FILE] [--keep] [--restart-site]
 #
 # On this machine's Docker engine, with the Clara image already present, it does what the runbook
 # (../shared/seed, "Project config" to "Start Training") has a person type, and nothing more:
@@ -15,10 +15,15 @@
 #   6. the admin console (startup/fl_admin.sh, fed on stdin): check_status client until every site
 #      answers, set_run_number 1, upload_folder, deploy server, deploy client, start server,
 #      start client ("training started" = the moment `start client` returns), then
-#      check_status server once a second until the run has stopped ("all rounds done").
+#      check_status server once a second until the run has stopped ("all rounds done");
+#   7. with --restart-site: run 2, then `restart client <first site>` and what a person does to bring the
+#      site back (bench/console.sh restart_phase): its marks restart_sent, site_answering, site_training.
 # It uses the collection's demo MMAR and demo data and the same number of rounds, its own project
 # name, container names (clarafl_base<N>-*) and ports (8312/8313), and removes its containers and
 # files at the end (unless --keep). Timestamps (epoch seconds) of every step go to --timings as JSON.
+# Every wait ends with a sentence: --timeout (300 s) for the server, the sites and each console reply, and
+# --stall (180 s) without a new round while training. The work folder is its own: it is made with a marker
+# (.clarafl-bench-baseline) and only what the script made in a folder with that marker is removed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,16 +39,23 @@ work=""
 timings=""
 keep=false
 cleanup_only=false
-wait_timeout=1800
+restart_site=false
+wait_timeout=300
+stall_timeout=180
 admin_email=admin@clarafl.base
 sites_per_org=2
+marker_name=.clarafl-bench-baseline
+# What the script makes in its work folder, and nothing else is removed there.
+made_entries=(provisioning kits data admin-console.log)
 
 usage() {
   sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'
   cat <<EOF
 options: --sites N (3) --rounds N (3) --project NAME (clarafl_base<N>) --fed-port (8312) --admin-port (8313)
          --image IMAGE ($image) --work DIR (bench/work/baseline/<project>) --timings FILE
-         --timeout SECONDS per wait ($wait_timeout) --keep (leave containers and files) --cleanup (only remove them)
+         --timeout SECONDS per wait ($wait_timeout) --stall SECONDS without a new round ($stall_timeout)
+         --restart-site (then measure one site restarted by the admin console until it trains again)
+         --keep (leave containers and files) --cleanup (only remove them)
 EOF
 }
 
@@ -58,6 +70,8 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift 2 ;;
     --timings) timings=$2; shift 2 ;;
     --timeout) wait_timeout=$2; shift 2 ;;
+    --stall) stall_timeout=$2; shift 2 ;;
+    --restart-site) restart_site=true; shift ;;
     --keep) keep=true; shift ;;
     --cleanup) cleanup_only=true; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -66,14 +80,19 @@ while [ $# -gt 0 ]; do
 done
 [[ $sites =~ ^[1-9][0-9]*$ ]] || { echo "baseline.sh: --sites must be a positive number" >&2; exit 2; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "baseline.sh: --rounds must be a positive number" >&2; exit 2; }
+for value in "$wait_timeout" "$stall_timeout"; do
+  [[ $value =~ ^[1-9][0-9]*$ ]] || { echo "baseline.sh: --timeout and --stall take seconds (a positive number)" >&2; exit 2; }
+done
 project=${project:-clarafl_base$sites}
 work=${work:-$repo/bench/work/baseline/$project}
+[[ $work == /* ]] || work=$(pwd)/$work
+work=${work%/}
 label=org.clarafl.bench=$project
+marker=$work/$marker_name
 
 declare -A marks=()
 order=()
 mark() { marks[$1]=$EPOCHREALTIME; order+=("$1"); echo "[baseline $project] $(date -u +%H:%M:%S) $1"; }
-mark start
 
 error=""
 rounds_done=0
@@ -95,15 +114,39 @@ write_timings() {
   } >"$timings"
 }
 
+# The work folder is the script's when it holds the marker naming this project: "project=<name> created=<bool>".
+work_owner() { if [ -f "$marker" ]; then sed -n 's/^project=//p' "$marker" | head -1; fi; }
+
+# Only what this script made: the project's containers (by label) and, in a work folder marked as this
+# project's, the entries it writes there; with "release", the marker too, and the folder itself when the
+# script made it and it is then empty.
 cleanup() {
-  local ids
+  local ids owner entry
   ids=$(docker ps -aq --filter "label=$label" 2>/dev/null || true)
   # shellcheck disable=SC2086
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ -e "$work" ] || return 0
+  owner=$(work_owner)
+  if [ "$owner" != "$project" ]; then
+    if [ -n "$owner" ]; then
+      echo "baseline.sh: left $work alone: it is the work folder of $owner, not of $project" >&2
+    else
+      echo "baseline.sh: left $work alone: baseline.sh did not make it (no $marker_name in it)" >&2
+    fi
+    return 1
+  fi
+  for entry in "${made_entries[@]}"; do rm -rf "${work:?}/$entry"; done
+  [ "${1:-}" = release ] || return 0
+  if grep -qx 'created=true' "$marker"; then
+    rm -f "$marker"
+    rmdir "$work" 2>/dev/null || echo "baseline.sh: kept $work: it holds files baseline.sh did not make" >&2
+  else
+    rm -f "$marker"
+  fi
 }
 
-if $cleanup_only; then cleanup; exit 0; fi
+if $cleanup_only; then cleanup release; exit $?; fi
+mark start
 
 fail() {
   error=$*
@@ -111,22 +154,39 @@ fail() {
   exit 1
 }
 
+# shellcheck source=bench/console.sh
+. "$here/console.sh"
+CONSOLE_REPLY_WAIT=$wait_timeout
+CONSOLE_STALL_WAIT=$stall_timeout
+
 on_exit() {
   local rc=$?
-  if [ -n "${ADMIN_PID:-}" ]; then
-    { printf 'bye\n' >&"$admin_in"; } 2>/dev/null || true
-    kill "$ADMIN_PID" 2>/dev/null || true
-  fi
+  console_close
   if [ "$rc" != 0 ] && [ -z "$error" ]; then error="exit status $rc"; fi
   write_timings
-  if ! $keep; then cleanup; fi
+  if ! $keep && $work_claimed; then cleanup release || true; fi
   exit "$rc"
 }
+work_claimed=false
 trap on_exit EXIT
+# A command that fails unexpectedly (set -e) is named, so that no run ends without a sentence.
+set -E
+trap '[ -n "$error" ] || error="unexpected failure at line $LINENO of baseline.sh: $BASH_COMMAND"' ERR
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A clean start: nothing of this project, and the ports free.
+# The work folder: a new one (made and marked here), or one this script marked for this project earlier.
+if [ -e "$work" ] && [ "$(work_owner)" != "$project" ]; then
+  if [ ! -d "$work" ] || [ -n "$(ls -A "$work")" ]; then
+    fail "--work $work exists and is not a work folder of baseline.sh for $project (no $marker_name naming it): name a new folder"
+  fi
+  printf 'project=%s\ncreated=false\n' "$project" >"$marker"
+elif [ ! -e "$work" ]; then
+  mkdir -p "$work"
+  printf 'project=%s\ncreated=true\n' "$project" >"$marker"
+fi
+work_claimed=true
+# A clean start: nothing of this project (what an earlier run of it left), and the ports free.
 cleanup
 for port in "$fed_port" "$admin_port"; do
   if listening "$port"; then fail "port $port is in use: stop what listens there or pick other ports"; fi
@@ -142,7 +202,7 @@ prov=$work/provisioning
 kits=$work/kits
 data=$work/data
 mkdir -p "$prov" "$kits" "$data"
-chmod 700 "$work"
+if grep -qx 'created=true' "$marker"; then chmod 700 "$work"; fi
 
 # --- 1. Project config ---------------------------------------------------------------------------
 {
@@ -268,91 +328,25 @@ done
 mark clients_started
 
 # --- 6. Admin console ----------------------------------------------------------------------------
-console_log=$work/admin-console.log
-coproc ADMIN {
-  exec docker run -i --rm --name "$project-admin" --label "$label" --net=host -e PYTHONUNBUFFERED=1 \
-    -v "$kits/admin:/workspace/admin" "$image" bash /workspace/admin/startup/fl_admin.sh 2>&1
-}
-admin_in=${ADMIN[1]}
-admin_out=${ADMIN[0]}
-
-reply=""
-read_until() {  # pattern, timeout per line
-  local pattern=$1 timeout=$2 line
-  reply=""
-  while IFS= read -r -t "$timeout" line <&"$admin_out"; do
-    reply+=$line$'\n'
-    printf '%s\n' "$line" >>"$console_log"
-    [[ $line == *"$pattern"* ]] && return 0
-  done
-  return 1
-}
-console() {  # command [timeout]: send one command, read its reply up to "Done [...]"
-  printf '%s\n' "$1" >>"$console_log"
-  printf '%s\n' "$1" >&"$admin_in"
-  read_until "Done [" "${2:-300}" || fail "the admin console gave no answer to '$1' (see $console_log)"
-}
-count() { grep -c -E "$1" <<<"$reply" || true; }
-
-printf '%s\n' "$admin_email" >&"$admin_in"
-read_until "Type ? to list commands" 120 || fail "the admin console did not log in (see $console_log)"
+console_open "$project-admin" "$label" "$kits/admin" "$image" "$admin_email" "$work/admin-console.log"
 
 deadline=$((SECONDS + wait_timeout))
 while :; do
   console "check_status client"
   [ "$(count 'client name: .*status: ')" -ge "$sites" ] && break
-  [ $SECONDS -lt $deadline ] || fail "not every site answered check_status client within $wait_timeout s"
+  [ $SECONDS -lt $deadline ] || fail "not every site answered check_status client within $wait_timeout s: $(count 'client name: .*status: ') of $sites did"
   sleep 1
 done
 mark sites_answering
 
 console "set_run_number 1"
 console "upload_folder clarafl_demo"
-console "deploy clarafl_demo server"
-[ "$(count 'deployed')" -ge 1 ] || fail "deploy clarafl_demo server failed: $reply"
-for attempt in 1 2 3; do
-  console "deploy clarafl_demo client"
-  [ "$(count 'MMAR deployed')" -ge "$sites" ] && break
-  [ "$attempt" -lt 3 ] || fail "deploy clarafl_demo client reached only some sites: $reply"
-  sleep 1
-done
+deploy_run clarafl_demo "$sites"
 mark deployed
-console "start server"
-[ "$(count 'starting')" -ge 1 ] || fail "start server failed: $reply"
-console "start client"
-if [ "$(count 'Start the client')" -lt "$sites" ]; then
-  # A busy site may answer "No replies" although it starts: its status tells, and a site that is
-  # still idle gets its own start once more (the collection's console module does the same).
-  late=$(grep -E '^(> )?instance:[^:]* ?: No replies' <<<"$reply" | sed -E 's/^(> )?instance:([^ :]*) ?:.*/\2/' | tr '\n' ' ')
-  [ -n "$late" ] && [ "$(count 'instance:.*: ')" -eq "$(( $(count 'Start the client') + $(count 'No replies') ))" ] \
-    || fail "start client did not start every site: $reply"
-  started=false
-  for attempt in $(seq 1 30); do
-    console "check_status client"
-    idle=""
-    for site in $late; do grep -q "client name: $site.*status: training started" <<<"$reply" || idle+="$site "; done
-    [ -z "$idle" ] && { started=true; break; }
-    [ "$attempt" = 10 ] && console "start client $idle"
-    sleep 1
-  done
-  $started || fail "start client did not start sites $late (see $console_log)"
-fi
+start_run "$sites"
 mark training_started
-
-started=$SECONDS
-seen_started=false
-deadline=$((SECONDS + wait_timeout))
-while :; do
-  console "check_status server"
-  if grep -q "FL server status: training started" <<<"$reply"; then seen_started=true; fi
-  if grep -q "FL server status: training stopped" <<<"$reply" && { $seen_started || [ $((SECONDS - started)) -gt 60 ]; }; then
-    break
-  fi
-  [ $SECONDS -lt $deadline ] || fail "run 1 had not finished after $wait_timeout s"
-  sleep 1
-done
+wait_run_end 1
 mark all_rounds_done
-printf 'bye\n' >&"$admin_in"
 
 metrics=$kits/server/run_1/metrics.jsonl
 if [ -f "$metrics" ]; then
@@ -360,3 +354,12 @@ if [ -f "$metrics" ]; then
 fi
 [ "$rounds_done" -ge "$rounds" ] || fail "the server recorded $rounds_done of $rounds rounds in $metrics"
 echo "[baseline $project] trained $rounds_done round(s) on $sites site(s)"
+
+# --- 7. One site restarted by the admin console, until it trains again -----------------------------
+if $restart_site; then
+  # The runbook's part is done: a failure from here on fails the restart figure only (bench.py).
+  mark restart_phase
+  restart_phase "${names[0]}" clarafl_demo 2 "$sites"
+  echo "[baseline $project] ${names[0]} trained again $(awk "BEGIN { printf \"%.1f\", ${marks[site_training]} - ${marks[restart_sent]} }") s after restart client"
+fi
+console_close

@@ -14,7 +14,12 @@ sites (default 3, 10, 20), on this machine's Docker engine with the Clara image 
   changed count of its PLAY RECAP; then playbooks/teardown.yml with the provisioning workspace;
 * baseline: bench/baseline.sh, the runbook's steps without Ansible, with the same MMAR, data and
   rounds (training started = its ``start client`` returns; all rounds done = its polling sees the
-  run stopped);
+  run stopped); its waits end in minutes (--baseline-wait, --baseline-stall) and a run that fails, or
+  does not end within --timeout, is recorded as failed (and what it made removed);
+* one site restarted by the admin console until it trains again, on each federation once its run is over
+  (bench/restart_site.sh for the collection's, whose engines run under the collection's supervisor;
+  baseline.sh --restart-site for the plain script's, under the kit's own loop): ``restart client site01``
+  until the site answers the server again, then ``deploy``, ``start client site01`` until it trains;
 * peak memory of each run: every 0.5 s the memory of the run's containers (cgroup usage without
   inactive file cache) plus the proportional set size of the tool's own process tree (ansible-playbook
   and its workers, or baseline.sh and its docker CLIs); the machine-wide MemTotal - MemAvailable
@@ -34,6 +39,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +63,8 @@ TARGET_RERUN_20_S = 10.0
 TARGET_SCALE = 1.15
 TARGET_VS_BASELINE = 1.0
 TARGET_MEMORY_VS_BASELINE = 1.10
+TARGET_RESTART_S = 5.0
+RESTART_SITE = "site01"
 
 
 def log(msg):
@@ -121,7 +129,9 @@ def machine_facts():
         "docker_storage_driver": info[0],
         "cgroup_version": info[1],
         "cgroup_driver": info[2],
-        "ansible_core": ansible_version.splitlines()[0] if rc3 == 0 and ansible_version else "",
+        # The first line that is the version (a library may print a warning first).
+        "ansible_core": next((line for line in ansible_version.splitlines() if line.startswith("ansible-playbook")),
+                             "") if rc3 == 0 else "",
         "python": platform.python_version(),
         "image": IMAGE,
         "image_id": image_id if rc4 == 0 else "",
@@ -340,22 +350,47 @@ def tool_env(events_path=None):
 
 
 def run_timed(cmd, log_path, env, timeout, sampler=None):
-    """Run CMD with its output in LOG_PATH; returns (rc, start, end). The clock starts just before the spawn."""
+    """Run CMD with its output in LOG_PATH; returns (rc, start, end). The clock starts just before the spawn.
+    A run that takes longer than TIMEOUT is killed with every process it started (rc "timeout")."""
     with open(log_path, "w", encoding="utf-8") as out:
         out.write("$ %s\n" % " ".join(cmd))
         out.flush()
         start = time.time()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         if sampler is not None:
             sampler.start(proc.pid)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
             proc.wait()
             rc = "timeout"
+            out.write("\nbench: killed after %d s (--timeout)\n" % timeout)
         end = time.time()
     return rc, start, end
+
+
+def restart_figures(marks):
+    """Seconds from `restart client` until the site answers the server again and until it trains again."""
+    if "restart_sent" not in marks:
+        return {}
+    out = {}
+    for key, mark in (("restart_answer_s", "site_answering"), ("restart_s", "site_training")):
+        if mark in marks:
+            out[key] = round(marks[mark] - marks["restart_sent"], 2)
+    return out
+
+
+def read_json(path):
+    """The JSON document in PATH, or None when there is none."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (IOError, OSError, ValueError):
+        return None
 
 
 def read_events(path):
@@ -452,6 +487,7 @@ class Bench(object):
             "machine": machine_facts(),
             "git": git_facts(),
             "params": {"sites": args.sites, "rounds": args.rounds, "baseline": not args.no_baseline,
+                       "restart": not args.no_restart,
                        "collection": not args.no_collection, "fed_port": args.fed_port, "admin_port": args.admin_port,
                        "baseline_ports": [args.baseline_fed_port, args.baseline_admin_port],
                        "sample_interval_s": args.sample_interval},
@@ -582,11 +618,33 @@ class Bench(object):
                     entry["error"] = "the second site.yml failed (rc %s): see %s" % (rc, entry["rerun_log"])
                 log("%s: rerun %s s, changed=%s" % (project, entry["rerun_s"], changed))
             self.save()
+        if entry["ok"] and not self.args.no_restart:
+            self.restart_collection(entry, project, sites, tag)
         if not self.args.keep:
             log("%s: teardown" % project)
             rc, seconds = self._teardown(inventory, project, tag)
             entry["teardown_s"] = seconds
             entry["teardown_ok"] = rc == 0
+        self.save()
+
+    def restart_collection(self, entry, project, sites, tag):
+        """One site of the collection's federation restarted by the admin console until it trains again."""
+        timings = os.path.join(self.logs, "%s-restart-timings.json" % tag)
+        cmd = ["bash", os.path.join(HERE, "restart_site.sh"), "--admin-kit", "/opt/clarafl/%s/admin" % project,
+               "--admin", gen_inventory.ADMIN_EMAIL, "--site", RESTART_SITE, "--sites", str(sites), "--mmar",
+               "clarafl_demo", "--run", "2", "--project", project, "--timings", timings,
+               "--timeout", str(self.args.baseline_wait)]
+        log("%s: restart client %s until it trains again" % (project, RESTART_SITE))
+        log_path = os.path.join(self.logs, "%s-restart.log" % tag)
+        rc, _start, _end = run_timed(cmd, log_path, tool_env(), self.args.baseline_wait * 4)
+        doc = read_json(timings) or {"ok": False, "error": "no timings written (rc %s): see %s" % (rc, log_path)}
+        entry.update(restart_figures(doc.get("marks") or {}))
+        entry["restart_ok"] = rc == 0 and bool(doc.get("ok"))
+        if not entry["restart_ok"]:
+            entry["restart_error"] = doc.get("error") or "rc %s: see %s" % (rc, os.path.relpath(log_path, self.out_dir))
+        log("%s: %s trained again %s s after restart client%s" % (
+            project, RESTART_SITE, entry.get("restart_s"),
+            "" if entry["restart_ok"] else " (FAILED: %s)" % entry.get("restart_error")))
         self.save()
 
     # ---- the baseline
@@ -604,37 +662,50 @@ class Bench(object):
             log("%s: %s; skipped" % (project, entry["error"]))
             self.save()
             return
+        work = os.path.join(self.work, "baseline", project)
         cmd = ["bash", os.path.join(HERE, "baseline.sh"), "--sites", str(sites), "--rounds", str(self.args.rounds),
                "--project", project, "--fed-port", str(self.args.baseline_fed_port),
                "--admin-port", str(self.args.baseline_admin_port), "--timings", timings,
-               "--work", os.path.join(self.work, "baseline", project), "--timeout", str(self.args.timeout)]
+               "--work", work, "--timeout", str(self.args.baseline_wait), "--stall", str(self.args.baseline_stall)]
+        if not self.args.no_restart:
+            cmd.append("--restart-site")
         if self.args.keep:
             cmd.append("--keep")
         sampler = MemorySampler([r"^%s-" % re.escape(project)], self.args.sample_interval,
                                 os.path.join(self.logs, "%s-memory.csv" % tag))
         entry["load_before_run1"] = load_snapshot()
         log("%s: baseline.sh (%d sites, %d rounds)" % (project, sites, self.args.rounds))
-        rc, start, end = run_timed(cmd, log_path, tool_env(), self.args.timeout + 600, sampler)
+        rc, start, end = run_timed(cmd, log_path, tool_env(), self.args.timeout, sampler)
         memory = sampler.stop()
-        try:
-            with open(timings, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (IOError, OSError, ValueError):
+        doc = read_json(timings)
+        if rc == "timeout":
+            # Killed: it could not remove what it made.
+            run_quiet(["bash", os.path.join(HERE, "baseline.sh"), "--cleanup", "--project", project, "--work", work],
+                      timeout=300)
+            doc = dict(doc or {"marks": {}}, ok=False, error="the plain script did not end within %d s (--timeout): "
+                       "killed, and what it made removed; see %s" % (self.args.timeout, log_path))
+        elif doc is None:
             doc = {"ok": False, "error": "no timings written (rc %s): see %s" % (rc, log_path), "marks": {}}
         marks = doc.get("marks", {})
+        # With the restart measured after it, the runbook's part succeeded once baseline.sh began the restart.
+        runbook_ok = (rc == 0 and bool(doc.get("ok"))) or "restart_phase" in marks
+        failure = doc.get("error") or (None if rc == 0 else "rc %s" % rc)
         entry.update({
-            "ok": rc == 0 and bool(doc.get("ok")),
+            "ok": runbook_ok,
             "rc": rc,
-            "error": doc.get("error") or (None if rc == 0 else "rc %s" % rc),
+            "error": None if runbook_ok else failure,
             "deploy_s": round(marks["training_started"] - start, 2) if "training_started" in marks else None,
             "all_done_s": round(marks["all_rounds_done"] - start, 2) if "all_rounds_done" in marks else None,
             "wall_s": round(end - start, 2),
             "rounds_done": doc.get("rounds_done"),
             "steps": dict((k, round(v - start, 2)) for k, v in sorted(marks.items(), key=lambda kv: kv[1])),
+            "restart_ok": "site_training" in marks if not self.args.no_restart else None,
+            "restart_error": failure if "restart_phase" in marks and "site_training" not in marks else None,
             "memory": memory,
             "peak_mem_mib": memory["peak_mib"],
             "log": os.path.relpath(log_path, self.out_dir),
         })
+        entry.update(restart_figures(marks))
         if not entry["error"]:
             entry["error"] = None
         log("%s: training started after %s s, all rounds done after %s s, peak memory %s MiB%s" % (
@@ -704,6 +775,12 @@ def evaluate_targets(results):
                ratio <= TARGET_MEMORY_VS_BASELINE)
     else:
         target("collection vs plain script, 3 sites (peak memory)", memory_goal, "not measured", None)
+    restart_goal = "trains again within %g s" % TARGET_RESTART_S
+    if c3 and c3.get("restart_s") is not None:
+        target("a site restarted by the admin console, 3 sites", restart_goal, "%.1f s (plain script, the kit's loop: %s s)"
+               % (c3["restart_s"], _fmt((b3 or {}).get("restart_s"))), c3["restart_s"] <= TARGET_RESTART_S)
+    else:
+        target("a site restarted by the admin console, 3 sites", restart_goal, "not measured", None)
     return targets
 
 
@@ -717,8 +794,9 @@ def _fmt(value, digits=1):
 
 def results_table(results):
     lines = [
-        "| sites | tool | start -> training started (s) | start -> all rounds done (s) | rerun (s) | rerun changed | peak memory (MiB) |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| sites | tool | start -> training started (s) | start -> all rounds done (s) | rerun (s) | rerun changed "
+        "| peak memory (MiB) | site restarted -> trains again (s) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for entry in sorted(results["runs"], key=lambda e: (e["sites"], e["tool"] != "collection")):
         tool = "collection (site.yml)" if entry["tool"] == "collection" else "plain script (baseline.sh)"
@@ -726,9 +804,12 @@ def results_table(results):
             tool += " **failed**"
         rerun = _fmt(entry.get("rerun_s")) if entry["tool"] == "collection" else "n/a"
         changed = _fmt(entry.get("rerun_changed")) if entry["tool"] == "collection" else "n/a"
-        lines.append("| %d | %s | %s | %s | %s | %s | %s |" % (
+        restart = _fmt(entry.get("restart_s"))
+        if entry.get("restart_ok") is False:
+            restart += " **failed**"
+        lines.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
             entry["sites"], tool, _fmt(entry.get("deploy_s")), _fmt(entry.get("all_done_s")), rerun, changed,
-            _fmt(entry.get("peak_mem_mib"), 0)))
+            _fmt(entry.get("peak_mem_mib"), 0), restart))
     return "\n".join(lines)
 
 
@@ -791,6 +872,11 @@ def slow_steps_lines(results, limit=8):
             if entry.get("rerun_plays"):
                 lines.append("  - second run (%.1f s), plays: %s" % (entry["rerun_s"], _plays_text(entry["rerun_plays"])))
                 lines.append("  - second run, slowest tasks: %s" % _tasks_text(entry["rerun_slowest_tasks"][:limit // 2]))
+        if entry.get("restart_s") is not None:
+            lines.append("- %s, %d sites, a site restarted by the admin console: answers the server again after %s s, "
+                         "trains again after %s s (deploy and start client in between)" % (
+                             "collection" if entry["tool"] == "collection" else "plain script", entry["sites"],
+                             _fmt(entry.get("restart_answer_s")), _fmt(entry.get("restart_s"))))
         if entry["tool"] == "baseline" and entry.get("steps"):
             prev = 0.0
             parts = []
@@ -809,10 +895,12 @@ def render_markdown(results, png_name="deploy_time.png"):
     out += ["", results_table(results), "", "Targets:", "", targets_table(results), "",
             "![deploy time against the number of sites](%s)" % png_name, "", "Where the time goes:", ""]
     out += slow_steps_lines(results)
-    failed = [e for e in results["runs"] if not e.get("ok") or e.get("error")]
+    failed = [e for e in results["runs"] if not e.get("ok") or e.get("error") or e.get("restart_error")]
     if failed:
         out += ["", "Problems:", ""]
-        out += ["- %s, %d sites: %s" % (e["tool"], e["sites"], e.get("error") or "failed") for e in failed]
+        out += ["- %s, %d sites: %s" % (e["tool"], e["sites"], "; ".join(
+            x for x in (e.get("error") or ("failed" if not e.get("ok") else ""), e.get("restart_error")) if x))
+            for e in failed]
     return "\n".join(out) + "\n"
 
 
@@ -921,7 +1009,15 @@ def main(argv=None):
     parser.add_argument("--no-collection", action="store_true", help="do not run the collection")
     parser.add_argument("--no-rerun", action="store_true", help="skip the second (idempotent) site.yml run")
     parser.add_argument("--keep", action="store_true", help="leave the federations running (no teardown)")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per run (default %(default)s)")
+    parser.add_argument("--no-restart", action="store_true",
+                        help="do not measure a site restarted by the admin console until it trains again")
+    parser.add_argument("--timeout", type=int, default=1800,
+                        help="seconds allowed per run; a run that takes longer is killed and recorded as failed "
+                             "(default %(default)s)")
+    parser.add_argument("--baseline-wait", type=int, default=300,
+                        help="seconds each wait of the plain script and of the restart may take (default %(default)s)")
+    parser.add_argument("--baseline-stall", type=int, default=180,
+                        help="seconds the plain script's training may go without a new round (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="results folder (default bench/results)")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not copy to <out>/latest nor rewrite the latest section of BENCHMARKS.md")
@@ -947,6 +1043,8 @@ def main(argv=None):
         return 0
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if min(args.timeout, args.baseline_wait, args.baseline_stall) < 1:
+        parser.error("--timeout, --baseline-wait and --baseline-stall take positive numbers of seconds")
     if run_quiet(["docker", "image", "inspect", IMAGE])[0] != 0:
         print("bench: the image %s is not on this machine: build it first (make demo, or site.yml --tags clara_image)"
               % IMAGE, file=sys.stderr)

@@ -69,6 +69,18 @@ def fl_site_containers(sites, base, files=None):
     return federation.site_containers(sites, base, files)
 
 
+def fl_engine_container(config, supervisor, kit_mount, folder):
+    """CONFIG with the command that runs the engine of the kit at KIT_MOUNT: the collection's supervisor (mounted
+    from FOLDER on the machine) or the kit's own loop (SUPERVISOR: collection | kit)."""
+    if not isinstance(config, dict):
+        raise AnsibleFilterError('fl_engine_container expects the container settings (a dict), got %s'
+                                 % type(config).__name__)
+    try:
+        return federation.engine_container(config, supervisor, kit_mount, folder)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def fl_dataset_checks(sites):
     """fl_host_check's paths for the dataset folders of a machine's sites that the collection does not write."""
     return federation.dataset_checks(sites)
@@ -306,4 +318,4 @@ class FilterModule(object):
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
                 'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,
                 'fl_start_commands': fl_start_commands, 'fl_become_problems': fl_become_problems,
-                'fl_multi_gpu_sites': fl_multi_gpu_sites}
+                'fl_multi_gpu_sites': fl_multi_gpu_sites, 'fl_engine_container': fl_engine_container}

@@ -24,10 +24,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import tempfile
 import threading
 
 from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import (
     DockerException, DockerUnavailable, ImageNotFound, NotFound, connect)
+from ansible_collections.clarafl.federation.plugins.module_utils.engine_supervisor import FILE_NAME as SUPERVISOR_FILE
+from ansible_collections.clarafl.federation.plugins.module_utils.federation import supervisor_source
 
 # What a container needs, and what each decision does.
 NONE = "none"          # running, made from what is wanted: left alone
@@ -147,6 +150,44 @@ def memlock_problems(steps, engine_hard):
                 % (spec["name"], text, _bytes(UNLIMITED if UNLIMITED in wanted else max(wanted)), variable,
                    _bytes(engine_hard), variable))
     return problems
+
+
+def install_supervisor(folder, check_mode=False):
+    """Put the collection's engine supervisor into FOLDER on this host (made 0755 when missing; its parent, the
+    project's kit root, must exist), unless it is there already with the same content. The containers mount
+    FOLDER read-only, so the file is replaced by a rename: a running container keeps the file it started with
+    until it is recreated. Returns {'path', 'changed'}."""
+    if not folder or not folder.startswith("/"):
+        raise ContainersError("supervisor_dir must be an absolute path, got %r" % (folder,))
+    path = os.path.join(folder, SUPERVISOR_FILE)
+    source = supervisor_source()
+    try:
+        with open(path, "rb") as handle:
+            same = handle.read() == source
+    except (IOError, OSError):
+        same = False
+    if same and (os.stat(path).st_mode & 0o777) == 0o644:
+        return {"path": path, "changed": False}
+    if check_mode:
+        return {"path": path, "changed": True}
+    parent = os.path.dirname(folder.rstrip("/"))
+    if not os.path.isdir(parent):
+        raise ContainersError("The folder %s does not exist on this host, so the engine supervisor cannot be put in "
+                              "%s: the provisioning role extracts the project's kits there first." % (parent, folder))
+    if not os.path.isdir(folder):
+        os.mkdir(folder, 0o755)
+        os.chmod(folder, 0o755)
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".%s." % SUPERVISOR_FILE)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(source)
+        os.chmod(temp, 0o644)
+        os.rename(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+    return {"path": path, "changed": True}
 
 
 def parse_tmpfs(entries):

@@ -24,10 +24,11 @@ import re
 import signal
 import time
 
-# What the kits start: the supervisor scripts and the engine's Python entry points.
+# What the kits start: the supervisor scripts (the kit's, the collection's) and the engine's Python entry points.
 DEFAULT_PATTERNS = (
     r"nvflare\.private\.fed\.app\.",
     r"\bsub_start\.sh\b",
+    r"\bengine_supervisor\.py\b",
     r"\bfl_admin\.sh\b",
     r"\bdlmed\.",
 )

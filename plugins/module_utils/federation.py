@@ -16,15 +16,23 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import inspect
 import json
 
 from ansible_collections.clarafl.federation.plugins.module_utils import _dialect_clara40 as dialect
+from ansible_collections.clarafl.federation.plugins.module_utils import engine_supervisor
 
 KIT_ROOT_BASE = "/opt/clarafl"
 CONTAINER_PREFIX = "clarafl"
 # What a site entry of fl_sites may set; the rest of a site comes from the host's fl_client_* variables.
 SITE_KEYS = ("name", "org", "dataset_dir", "gpus", "demo_data")
 NO_GPUS = ("none", None, "")
+# Who runs the engine in the server's and the sites' containers: the collection's supervisor
+# (module_utils/engine_supervisor.py), or the kit's own startup/sub_start.sh loop.
+ENGINE_SUPERVISORS = ("collection", "kit")
+# Where the containers mount the folder that holds the supervisor on the machine.
+SUPERVISOR_MOUNT = "/opt/clarafl-engine"
+SUPERVISOR_LABEL = "org.clarafl.supervisor"
 
 
 def kit_root(project, root=None):
@@ -335,6 +343,52 @@ def config_hash(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
+def supervisor_source():
+    """The supervisor program's bytes, through its loader: from a module's zipped payload on a managed host, from
+    the file in a checkout or an installed collection."""
+    loader = getattr(engine_supervisor, "__loader__", None)
+    try:
+        return loader.get_data(engine_supervisor.__file__)
+    except (AttributeError, IOError, OSError):
+        return inspect.getsource(engine_supervisor).encode("utf-8")
+
+
+def kit_command(kit_mount):
+    """The kit's own foreground loop (start.sh backgrounds it and returns); markers an earlier container left
+    would make it think it runs already."""
+    return ["bash", "-c", "cd %s/startup && rm -f ../daemon_pid.fl ../pid.fl ../shutdown.fl ../restart.fl "
+                          "&& exec ./sub_start.sh" % kit_mount]
+
+
+def _with_command(config, command):
+    """CONFIG with COMMAND right after its image, where the settings have always had it: a container's config
+    hash of the JSON in this order then stays what it was for the kit's loop."""
+    out = {}
+    for key, value in config.items():
+        if key != "command":
+            out[key] = value
+        if key == "image":
+            out["command"] = command
+    out.setdefault("command", command)
+    return out
+
+
+def engine_container(config, supervisor, kit_mount, folder):
+    """CONFIG (a container's settings) with the command that runs the engine of the kit mounted at KIT_MOUNT:
+    the kit's loop, or the collection's supervisor, mounted read-only from FOLDER on the machine (where
+    fl_containers puts it) and labelled with its digest, so that a new supervisor recreates the container."""
+    if supervisor not in ENGINE_SUPERVISORS:
+        raise ValueError("fl_engine_supervisor must be one of %s, not %r" % (", ".join(ENGINE_SUPERVISORS), supervisor))
+    if supervisor == "kit":
+        return _with_command(config, kit_command(kit_mount))
+    out = _with_command(config, ["python3", "%s/%s" % (SUPERVISOR_MOUNT, engine_supervisor.FILE_NAME), kit_mount])
+    out["volumes"] = list(config.get("volumes") or []) + ["%s:%s:ro" % (folder, SUPERVISOR_MOUNT)]
+    labels = dict(config.get("labels") or {})
+    labels[SUPERVISOR_LABEL] = hashlib.sha256(supervisor_source()).hexdigest()
+    out["labels"] = labels
+    return out
+
+
 def site_containers(sites, base, files=None):
     """fl_containers specs of a machine's sites: BASE (the settings they share) plus each site's mounts, GPUs,
     labels and name, labelled with the hash of its settings and the fingerprint of its kit (FILES: what
@@ -343,7 +397,8 @@ def site_containers(sites, base, files=None):
     for site in sites:
         config = dict(base)
         config["volumes"] = ["%s:/workspace/site" % site["kit_dir"]] + (
-            ["%s:/workspace/data:ro" % site["dataset_dir"]] if site["dataset_dir"] else [])
+            ["%s:/workspace/data:ro" % site["dataset_dir"]] if site["dataset_dir"] else []) + list(
+            base.get("volumes") or [])
         if site["gpus"] == "all":
             config["device_requests"] = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
         elif site["gpus"]:

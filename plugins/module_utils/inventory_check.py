@@ -42,6 +42,9 @@ FEDERATION_VARS = {
     "fl_fed_learn_port": {"type": "int", "description": "Port clients connect to (default 8002)."},
     "fl_admin_port": {"type": "int", "description": "Port the admin console connects to (default 8003)."},
     "fl_kit_root": {"type": "path", "description": "Folder on each host holding its extracted kit(s)."},
+    "fl_engine_supervisor": {"type": "str", "choices": ["collection", "kit"],
+                             "description": "Who runs the engine in the server's and sites' containers: the "
+                                            "collection's supervisor (default) or the kit's own sub_start.sh loop."},
     "fl_client_name": {"type": "str", "group": "fl_clients",
                        "description": "Site name of a client host (default its inventory name)."},
     "fl_org": {"type": "str", "group": "fl_clients", "description": "Organization of a client site."},

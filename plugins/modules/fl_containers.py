@@ -103,6 +103,17 @@ options:
       labels:
         description: Labels; they also decide whether the container is left alone (see the description).
         type: dict
+  supervisor_dir:
+    description:
+      - A folder on the host for the collection's engine supervisor (C(plugins/module_utils/engine_supervisor.py),
+        which this module carries), in the project's kit root; the folder is made when missing.
+      - The supervisor is written there (mode C(0644)) before any container is created or started, unless it is
+        there already with the same content. The FL server and client containers mount the folder read-only and run
+        it in place of their kit's C(startup/sub_start.sh) loop (see the P(clarafl.federation.fl_engine_container#filter)
+        filter).
+      - Left out when the containers run the kit's own loop (C(fl_engine_supervisor=kit)).
+    type: path
+    version_added: 0.3.0
   parallel:
     description: How many containers are created and started at the same time.
     type: int
@@ -182,6 +193,12 @@ containers:
       description: The engine's error, for a container whose action failed.
       type: str
       returned: when the action failed
+supervisor:
+  description: Where the engine supervisor is on the host, and whether it was written (would be, in check mode).
+  returned: when O(supervisor_dir) is given
+  type: dict
+  sample: {path: /opt/clarafl/example/.engine/engine_supervisor.py, changed: false}
+  version_added: 0.3.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -193,6 +210,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.containers impo
     docker_client,
     engine_memlock,
     failures,
+    install_supervisor,
     run,
 )
 
@@ -219,6 +237,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             containers=dict(type="list", elements="dict", required=True, options=CONTAINER_OPTIONS),
+            supervisor_dir=dict(type="path"),
             parallel=dict(type="int", default=4),
             docker_host=dict(type="str"),
             timeout=dict(type="int", default=60),
@@ -239,13 +258,19 @@ def main():
 
     # The engine's limits can be read only when it runs on this host.
     local = not p["docker_host"] or p["docker_host"].startswith("unix://")
+    supervisor = None
     try:
+        # Before any container that runs it starts.
+        if p["supervisor_dir"]:
+            supervisor = install_supervisor(p["supervisor_dir"], check_mode=module.check_mode)
         results, found = run(client_factory, specs, check_mode=module.check_mode, workers=p["parallel"],
                              memlock_limit=engine_memlock if local else None)
     except ContainersError as exc:
         module.fail_json(msg=str(exc), containers={})
-    changed = any(item["action"] != NONE for item in results.values())
+    changed = any(item["action"] != NONE for item in results.values()) or bool(supervisor and supervisor["changed"])
     out = dict(changed=changed, containers=results)
+    if supervisor:
+        out["supervisor"] = supervisor
     if module._diff:
         out["diff"] = diff(specs, found, results)
     failed = failures(results)

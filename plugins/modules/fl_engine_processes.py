@@ -41,7 +41,7 @@ options:
     description:
       - Regular expressions; a process is an engine process when its command line matches one of them.
       - The default covers Clara Train 3.1 and 4.0 (C(nvflare.private.fed.app.*), C(dlmed.*), C(sub_start.sh),
-        C(fl_admin.sh)).
+        C(fl_admin.sh)) and the collection's engine supervisor (C(engine_supervisor.py)).
     type: list
     elements: str
   state:

@@ -55,9 +55,37 @@ def console(fed, **extra):
     return Console(params)
 
 
+def admin(fed, commands=(), status=False, timeout=15):
+    """Send admin COMMANDS (and read the status when STATUS) in FED's admin container through the collection's
+    console (its driver, its dialect). The engine tests' one way to the console outside the modules under test:
+    (the driver's result with its per-command "results", the parsed status or None). A command the engine refuses
+    ends the list there, as the modules do; then result["ok"] is false and result["error"] says why."""
+    from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
+
+    link = console(fed, timeout=timeout)
+    result = {"ok": True, "results": []}
+    try:
+        if commands:
+            results, raw = link.run(list(commands))
+            result.update(raw, results=results)
+    except ConsoleError as exc:
+        result.update(exc.details.get("result") or {}, ok=False, error=str(exc), error_kind=exc.kind,
+                      results=exc.details.get("results") or [])
+    parsed = None
+    if status and result["ok"]:
+        try:
+            parsed = link.status()
+        except ConsoleError as exc:
+            result.update(ok=False, error=str(exc), error_kind=exc.kind)
+    return result, parsed
+
+
 def query_status(fed):
-    """check_status server + client through the console the modules use, parsed."""
-    return console(fed).status()
+    """check_status server + client through the console, parsed; raises when the console could not read it."""
+    result, parsed = admin(fed, status=True)
+    if not result.get("ok") or parsed is None:
+        raise RuntimeError("status query failed: %s" % result.get("error"))
+    return parsed
 
 
 def build_image(tmp):

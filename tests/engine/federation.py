@@ -5,10 +5,15 @@
 the real provisioner inside the Clara image, kits unzipped with the passwords read from its
 table, the server, two clients and an admin container started from the kits (host network).
 
+The server and the sites run their engine as the roles run it (the same command, mounts and init
+process, from module_utils.federation.engine_container): under the collection's supervisor
+(``supervisor="collection"``, the default; CLARAFL_ENGINE_SUPERVISOR=kit changes the default) or the
+kit's own sub_start.sh loop (``"kit"``).
+
 Also usable by hand::
 
-    python tests/engine/federation.py up      # stand it up, print the kit directory
-    python tests/engine/federation.py down    # remove the containers
+    python tests/engine/federation.py up [kit]   # stand it up, print the kit directory
+    python tests/engine/federation.py down       # remove the containers
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +30,15 @@ import time
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+_COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(HERE)), ".collections")
+if _COLLECTIONS not in sys.path:
+    sys.path.insert(0, _COLLECTIONS)
+
+# pylint: disable=wrong-import-position
+from ansible_collections.clarafl.federation.plugins.module_utils import federation as conventions  # noqa: E402
+from ansible_collections.clarafl.federation.plugins.module_utils.containers import install_supervisor  # noqa: E402
+
 IMAGE = os.environ.get("CLARAFL_ENGINE_IMAGE", "clarafl/clara-train-cpu:4.0")
 # Another checkout running its engine tests on this machine at once sets these (and the ports) apart.
 PREFIX = os.environ.get("CLARAFL_ENGINE_PREFIX", "clarafl-adm-test-")
@@ -32,6 +46,7 @@ PROJECT = "admtest"
 SERVER_CN = "localhost"
 FL_PORT = int(os.environ.get("CLARAFL_ENGINE_FL_PORT", "28002"))
 ADMIN_PORT = int(os.environ.get("CLARAFL_ENGINE_ADMIN_PORT", "28003"))
+SUPERVISOR = os.environ.get("CLARAFL_ENGINE_SUPERVISOR", "collection")
 SITES = ("site-a", "site-b")
 ADMIN = "admin@test.local"
 ADMIN_KIT_IN_CONTAINER = "/workspace/admin"
@@ -62,22 +77,11 @@ with open("authz_config.json", "w") as fh:
     json.dump(authz, fh, indent=2)
 """
 
-# A bring-your-own-code app that trains for real on CPU: the persistor starts from zeros,
-# every client adds one to every weight, the server averages.
-APP_FILES = {
-    "config/config_fed_server.json": json.dumps({
-        "servers": [{"name": PROJECT, "min_num_clients": 2, "max_num_clients": 100, "wait_after_min_clients": 1,
-                     "heart_beat_timeout": 600, "start_round": 0, "num_rounds": 2}],
-        "aggregator": {"name": "AccumulateWeightedAggregator", "args": {}},
-        "model_persistor": {"path": "clarafl_test_app.Persistor", "args": {}},
-        "shareable_generator": {"name": "FullModelShareableGenerator", "args": {}},
-    }, indent=2),
-    "config/config_fed_client.json": json.dumps({
-        "format_version": 1,
-        "client": {"retry_timeout": 30, "compression": "Gzip"},
-        "client_trainer": {"path": "clarafl_test_app.AddOneTrainer", "args": {}},
-    }, indent=2),
-    "custom/clarafl_test_app.py": '''import numpy as np
+# A bring-your-own-code app that trains for real on CPU: the persistor starts from zeros, every client adds one to
+# every weight (after a pause of `seconds`, for a run that must last), the server averages.
+APP_CODE = '''import time
+
+import numpy as np
 from nvflare.apis.learnable import Learnable
 from nvflare.apis.model_persistor import ModelPersistor
 from nvflare.apis.shareable import Shareable, ShareableKey, ShareableValue
@@ -95,15 +99,54 @@ class Persistor(ModelPersistor):
 
 
 class AddOneTrainer(Trainer):
+    def __init__(self, seconds=0):
+        Trainer.__init__(self)
+        self.seconds = seconds
+
     def train(self, shareable, fl_ctx, abort_signal):
+        time.sleep(self.seconds)
         weights = shareable[ShareableKey.MODEL_WEIGHTS]
         out = Shareable()
         out[ShareableKey.TYPE] = ShareableValue.TYPE_WEIGHTS
         out[ShareableKey.DATA_TYPE] = ShareableValue.DATA_TYPE_UNENCRYPTED
         out[ShareableKey.MODEL_WEIGHTS] = dict((k, v + 1) for k, v in weights.items())
         return out
-''',
-}
+'''
+
+
+def app_files(num_rounds=2, seconds=0):
+    """The app's files: NUM_ROUNDS rounds, each site pausing SECONDS in each."""
+    return {
+        "config/config_fed_server.json": json.dumps({
+            "servers": [{"name": PROJECT, "min_num_clients": 2, "max_num_clients": 100, "wait_after_min_clients": 1,
+                         "heart_beat_timeout": 600, "start_round": 0, "num_rounds": num_rounds}],
+            "aggregator": {"name": "AccumulateWeightedAggregator", "args": {}},
+            "model_persistor": {"path": "clarafl_test_app.Persistor", "args": {}},
+            "shareable_generator": {"name": "FullModelShareableGenerator", "args": {}},
+        }, indent=2),
+        "config/config_fed_client.json": json.dumps({
+            "format_version": 1,
+            "client": {"retry_timeout": 30, "compression": "Gzip"},
+            "client_trainer": {"path": "clarafl_test_app.AddOneTrainer",
+                               "args": {"seconds": seconds} if seconds else {}},
+        }, indent=2),
+        "custom/clarafl_test_app.py": APP_CODE,
+    }
+
+# The processes a container sees, one "pid command line" a line (the Clara image has no ps).
+PS_SCRIPT = r"""
+import os
+for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        with open("/proc/%d/stat" % pid) as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (IOError, OSError, IndexError):
+        continue
+    if cmd and state != "Z" and pid != os.getpid():
+        print(pid, cmd)
+"""
 
 _ROW_RE = re.compile(u"^\\s*[\u2502\u2503|]\\s*(\\S+)\\s*[\u2502\u2503|]\\s*(\\S+\\.zip)\\s*[\u2502\u2503|]")
 
@@ -132,7 +175,10 @@ def port_open(port, host="127.0.0.1"):
 
 class Federation(object):
     def __init__(self, workdir, client=None, image=IMAGE, fl_port=FL_PORT, admin_port=ADMIN_PORT, sites=SITES,
-                 admin=ADMIN, log=None):
+                 admin=ADMIN, log=None, supervisor=SUPERVISOR):
+        if supervisor not in conventions.ENGINE_SUPERVISORS:
+            raise FederationError("supervisor must be one of %s, not %r" % (conventions.ENGINE_SUPERVISORS, supervisor))
+        self.supervisor = supervisor
         self.workdir = workdir
         self.client = client or docker.from_env(timeout=120)
         self.image = image
@@ -226,9 +272,9 @@ class Federation(object):
         self.timings["provision"] = round(time.time() - started, 1)
         return passwords
 
-    def write_app(self, name=APP):
+    def write_app(self, name=APP, num_rounds=2, seconds=0):
         root = os.path.join(self.admin_kit(), "transfer", name)
-        for rel, text in APP_FILES.items():
+        for rel, text in app_files(num_rounds, seconds).items():
             path = os.path.join(root, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as fh:
@@ -239,14 +285,69 @@ class Federation(object):
                     os.path.join(root, "resources", "log.config"))
         return name
 
-    def _start_site(self, part):
+    @property
+    def supervisor_dir(self):
+        return os.path.join(self.workdir, ".engine")
+
+    def engine_spec(self, part):
+        """What the roles give fl_containers for this component's container (command, mounts, labels, init)."""
         mount = "/workspace/%s" % part
-        # As the roles run the kit: a restarted container (whose new pid 1 is alive) must not find the markers of
-        # the one before it, or the kit's supervisor believes another instance runs and exits.
+        spec = conventions.engine_container(
+            {"image": self.image, "init": True, "volumes": ["%s:%s" % (os.path.join(self.kits, part), mount)]},
+            self.supervisor, mount, self.supervisor_dir)
+        spec["name"] = self.name(part)
+        return spec
+
+    def _start_site(self, part):
+        spec = self.engine_spec(part)
+        if self.supervisor == "collection":
+            install_supervisor(self.supervisor_dir)  # as fl_containers does before it starts a container
         return self.client.containers.run(
-            self.image, ["bash", "-c", "cd %s/startup && rm -f ../daemon_pid.fl ../pid.fl ../shutdown.fl ../restart.fl "
-                         "&& exec ./sub_start.sh" % mount], name=self.name(part), network_mode="host",
-            volumes={os.path.join(self.kits, part): {"bind": mount, "mode": "rw"}}, detach=True)
+            spec["image"], spec["command"], name=spec["name"], network_mode="host", init=spec["init"],
+            volumes=spec["volumes"], labels=spec.get("labels") or {}, detach=True)
+
+    def start_component(self, part):
+        """Start the server's or a site's container again (after a shutdown, or the supervisor gave up)."""
+        self.client.containers.get(self.name(part)).start()
+
+    def kit_file(self, part, name):
+        return os.path.join(self.kits, part, name)
+
+    def engine_pid(self, part):
+        """The engine's pid in the container (its pid.fl), or None."""
+        try:
+            with open(self.kit_file(part, "pid.fl")) as fh:
+                return int(fh.read().strip())
+        except (IOError, OSError, ValueError):
+            return None
+
+    def processes(self, part):
+        """[(pid, command line)] of every process in the component's container (pids as the container sees them)."""
+        container = self.client.containers.get(self.name(part))
+        code, out = container.exec_run(["python3", "-c", PS_SCRIPT])
+        if code != 0:
+            raise FederationError("listing the processes of %s failed: %s" % (part, out.decode("utf-8", "replace")))
+        found = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            pid, _sep, cmdline = line.partition(" ")
+            found.append((int(pid), cmdline))
+        return found
+
+    def engine_processes(self, part):
+        """The engine processes in the container (the server's or the site's main process, not a training one)."""
+        return [(pid, cmd) for pid, cmd in self.processes(part)
+                if "nvflare.private.fed.app.server.server_train" in cmd
+                or "nvflare.private.fed.app.client.client_train" in cmd]
+
+    def kill_engine(self, part, sig=9):
+        """Kill the engine process in the container, as a crash would end it; returns its pid."""
+        pid = self.engine_pid(part)
+        if pid is None:
+            raise FederationError("%s has no pid.fl" % part)
+        code, out = self.client.containers.get(self.name(part)).exec_run(["sh", "-c", "kill -%d %d" % (sig, pid)])
+        if code != 0:
+            raise FederationError("kill %d in %s failed: %s" % (pid, part, out.decode("utf-8", "replace")))
+        return pid
 
     def start(self, timeout=90):
         """Server first; clients once its admin port listens; then the admin container."""
@@ -322,14 +423,14 @@ class Federation(object):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in ("up", "down"):
-        print("usage: federation.py up|down", file=sys.stderr)
+    if len(argv) not in (2, 3) or argv[1] not in ("up", "down") or argv[2:] not in ([], ["kit"], ["collection"]):
+        print("usage: federation.py up [collection|kit] | down", file=sys.stderr)
         return 2
     if argv[1] == "down":
         Federation(tempfile.gettempdir()).remove_containers()
         return 0
     workdir = tempfile.mkdtemp(prefix="clarafl-adm-fed-")
-    fed = Federation(workdir)
+    fed = Federation(workdir, supervisor=(argv[2:] or [SUPERVISOR])[0])
     fed.check_preconditions()
     fed.provision()
     fed.start()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import federation as fedlib
-from conftest import _unavailable, query_status
+from conftest import _unavailable, query_status as status
 from module_runner import run_module
 from ansible_collections.clarafl.federation.plugins.modules import fl_admin_command, fl_training
 
@@ -23,17 +23,14 @@ class RejoinFederation(fedlib.Federation):
     """A federation with names and ports of its own, so that it never meets the session's."""
 
     def name(self, part):
-        return "clarafl-engine-rejoin-" + part
-
-
-def status(fed):
-    return query_status(fed)
+        return "%srejoin-%s" % (fedlib.PREFIX, part)
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
     try:
-        fed = RejoinFederation(str(tmp_path_factory.mktemp("rejoin")), fl_port=28402, admin_port=28403)
+        fed = RejoinFederation(str(tmp_path_factory.mktemp("rejoin")), fl_port=fedlib.FL_PORT + 400,
+                               admin_port=fedlib.ADMIN_PORT + 400)
         fed.check_preconditions()
     except fedlib.FederationError as exc:
         _unavailable(str(exc))
@@ -66,7 +63,8 @@ def training(fed, capsys, **args):
 
 
 def restart_site(fed, site):
-    """As fl_client restarts a site's container: stopped, the engine's stale markers cleared, started."""
+    """As fl_client restarts a site's container: stopped, the engine's stale markers cleared (the kit's loop needs
+    that; the collection's supervisor clears them itself), started."""
     container = fed.client.containers.get(fed.name(site))
     container.stop(timeout=5)
     for marker in ("daemon_pid.fl", "pid.fl", "shutdown.fl", "restart.fl"):

@@ -55,9 +55,14 @@ def test_only_this_federations_engine_processes(tmp_path):
              "0::/user.slice\n", "/root"),  # kit root only on the command line
         16: ("", "", None),  # kernel thread
         17: ("python3 -m nvflare.private.fed.app.client.client_train", "0::/user.slice\n", "/opt/clarafl/pp/x"),
+        # the collection's engine supervisor, in this federation's container and in another's
+        18: ("python3 /opt/clarafl-engine/engine_supervisor.py /workspace/site",
+             "0::/system.slice/docker-%s.scope\n" % CID_A, "/"),
+        19: ("python3 /opt/clarafl-engine/engine_supervisor.py /workspace/server",
+             "0::/system.slice/docker-%s.scope\n" % CID_B, "/"),
     })
     found = ep.federation_processes(ep.list_processes(root), containers=[CID_A[:12]], kit_roots=["/opt/clarafl/p/"])
-    assert [p.pid for p in found] == [10, 12, 15]
+    assert [p.pid for p in found] == [10, 12, 15, 18]
     assert found[0].container == CID_A and found[1].container is None
     assert found[1].as_dict() == {"pid": 12, "cmdline": "bash ./sub_start.sh", "container": None,
                                   "cwd": "/opt/clarafl/p/org2/startup"}

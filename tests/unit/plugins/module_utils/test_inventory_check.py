@@ -139,9 +139,16 @@ def test_a_value_of_the_wrong_type_is_an_error():
     ("fl_fed_learn_port", True, "fl_fed_learn_port (on fl-server) must be an int: True is not."),
     ("fl_kit_root", None, "fl_kit_root (on fl-server) has no value (null in YAML): give it one or remove it."),
     ("clara_image_source", "pul", "clara_image_source (on fl-server) must be one of pull, build, archive: 'pul' is not."),
+    ("fl_engine_supervisor", "nvidia",
+     "fl_engine_supervisor (on fl-server) must be one of collection, kit: 'nvidia' is not."),
 ])
 def test_each_type_is_checked(name, value, message):
     assert run({"fl-server": {name: value}})["errors"] == [message]
+
+
+def test_the_engine_supervisor_is_a_federation_variable():
+    assert run(on_all({"fl_engine_supervisor": "kit"})) == {"errors": [], "warnings": []}
+    assert "fl_engine_supervisor" in FEDERATION_VARS
 
 
 def test_values_ansible_converts_are_accepted():

@@ -6,11 +6,13 @@
 from __future__ import absolute_import, division, print_function
 
 import os
+import time
 import uuid
 
 import pytest
 
 from module_runner import run_module
+from ansible_collections.clarafl.federation.plugins.module_utils import federation
 from ansible_collections.clarafl.federation.plugins.modules import fl_containers
 
 docker = pytest.importorskip("docker")
@@ -181,3 +183,47 @@ def test_a_memlock_the_engine_cannot_grant_stops_before_any_change(engine, capsy
     # without memlock the same machine runs the container (the engine's limit is not read for it)
     result = _run(capsys, specs[:1])
     assert result["changed"] is True and not result.get("failed"), result
+
+
+# A kit whose sub_start.sh has the Clara 4.0 start line, with a stand-in engine that prints and waits.
+STAND_IN_SCRIPT = """#!/usr/bin/env bash
+DIR="$( cd "$( dirname "${BASH_SOURCE[0]}" )" >/dev/null 2>&1 && pwd )"
+mkdir -p $DIR/../transfer
+((python3 -u $DIR/engine.py -m $DIR/.. 2>&1 & echo $! >&3 ) 3>$DIR/../pid.fl | tee -a $DIR/../log.txt &)
+"""
+STAND_IN_ENGINE = "import os, time\nprint('stand-in engine', os.getpid(), flush=True)\ntime.sleep(300)\n"
+
+
+def test_the_engine_supervisor_is_put_on_the_host_and_runs_read_only_in_the_container(engine, capsys, tmp_path):
+    client, label = engine
+    kit = tmp_path / "kit"
+    (kit / "startup").mkdir(parents=True)
+    (kit / "startup" / "sub_start.sh").write_text(STAND_IN_SCRIPT)
+    (kit / "startup" / "engine.py").write_text(STAND_IN_ENGINE)
+    folder = str(tmp_path / ".engine")
+    config = federation.engine_container({"image": IMAGE, "init": True, "volumes": ["%s:/workspace/site" % kit],
+                                          "labels": {"org.clarafl.test": label}}, "collection", "/workspace/site",
+                                         folder)
+    spec = dict(config, name="%s-site" % label)
+    preview = _run(capsys, [spec], args={"supervisor_dir": folder}, check_mode=True)
+    assert preview["changed"] is True and preview["supervisor"]["changed"] is True and not os.path.exists(folder)
+    first = _run(capsys, [spec], args={"supervisor_dir": folder})
+    assert first["supervisor"] == {"path": folder + "/engine_supervisor.py", "changed": True}, first
+    deadline = time.time() + 20
+    while time.time() < deadline and "stand-in engine" not in ((kit / "log.txt").read_text()
+                                                               if (kit / "log.txt").exists() else ""):
+        time.sleep(0.2)
+    made = client.containers.get(spec["name"])
+    assert "stand-in engine" in (kit / "log.txt").read_text(), made.logs().decode("utf-8", "replace")
+    assert "engine_supervisor: started the engine (first start)" in made.logs().decode("utf-8", "replace")
+    assert (kit / "pid.fl").exists() and (kit / "daemon_pid.fl").exists()
+    mounts = dict((m["Destination"], m) for m in made.attrs["Mounts"])
+    assert mounts["/opt/clarafl-engine"]["Source"] == folder and mounts["/opt/clarafl-engine"]["RW"] is False
+    assert made.attrs["Config"]["Labels"]["org.clarafl.supervisor"] == config["labels"]["org.clarafl.supervisor"]
+    again = _run(capsys, [spec], args={"supervisor_dir": folder})
+    assert again["changed"] is False and again["supervisor"]["changed"] is False
+    # docker stop: the supervisor ends the engine and itself at once (no 10 s wait for Docker's kill).
+    started = time.time()
+    made.stop(timeout=10)
+    assert time.time() - started < 8
+    assert not (kit / "pid.fl").exists()
