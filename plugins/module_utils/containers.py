@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -326,12 +327,50 @@ def _apply_one(client, spec, action):
     return container.id
 
 
-def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS, memlock_limit=None):
+KIT_LABEL = "org.clarafl.kit"
+
+
+def kit_labels(specs, check_mode=False, digest=None):
+    """SPECS with each one's ``kit_file`` read into its ``org.clarafl.kit`` label (the file's sha256: a new kit, from
+    a re-provisioning, recreates the container). A kit file that is missing fails before any change, saying what
+    to run, except in check mode, where provisioning may make it in this very run: the container is then planned
+    as one to make (its label says so). Returns (specs, [names whose kit is missing])."""
+    digest = digest or _sha256
+    out, missing = [], []
+    for spec in specs:
+        path = spec.get("kit_file")
+        if not path:
+            out.append(spec)
+            continue
+        try:
+            value = digest(path)
+        except (IOError, OSError):
+            if not check_mode:
+                raise ContainersError("No kit at %s for the container %s on this host: run the provisioning role first "
+                                      "(ansible-playbook site.yml --tags provisioning)." % (path, spec["name"]))
+            missing.append(spec["name"])
+            value = "(the kit provisioning makes in this run)"
+        labels = dict(spec.get("labels") or {})
+        labels[KIT_LABEL] = value
+        out.append(dict(spec, labels=labels))
+    return out, missing
+
+
+def _sha256(path):
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(65536), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS, memlock_limit=None, hold=()):
     """Bring SPECS to their wanted state. client_factory() returns a Docker SDK client; each worker
     thread gets its own. memlock_limit() returns the engine's hard RLIMIT_MEMLOCK (see engine_memlock;
     None: not known), read only when a container to create or start asks for memlock. Returns
-    ({name: {'action', 'id', 'error'?}} in the order of SPECS, the inspect documents found before);
-    raises ContainersError only before anything was changed."""
+    ({name: {'action', 'id', 'error'?, 'held'?}} in the order of SPECS, the inspect documents found before);
+    raises ContainersError only before anything was changed. A container named in HOLD that would be recreated is
+    left as it is and marked ``held`` (the caller decides whether it may be replaced: a server that trains)."""
     client = client_factory()
     found, image_ids = inspect(client, specs, image_may_be_missing=check_mode)
     steps = plan(specs, found, image_ids)
@@ -350,7 +389,9 @@ def run(client_factory, specs, check_mode=False, workers=DEFAULT_WORKERS, memloc
     for spec, action in steps:
         before = found[spec["name"]]
         results[spec["name"]] = {"action": action, "id": before["Id"] if before else None}
-    todo = [(spec, action) for spec, action in steps if action != NONE]
+        if action == RECREATE and spec["name"] in hold:
+            results[spec["name"]]["held"] = True
+    todo = [(spec, action) for spec, action in steps if action != NONE and not results[spec["name"]].get("held")]
     if check_mode or not todo:
         return results, found
 

@@ -103,6 +103,14 @@ options:
       labels:
         description: Labels; they also decide whether the container is left alone (see the description).
         type: dict
+      kit_file:
+        description:
+          - A file of the container's startup kit on the host (its certificate); its sha256 becomes the label
+            C(org.clarafl.kit), so that a new kit (a re-provisioning) recreates the container.
+          - A missing file fails before any change, saying to run the provisioning role; in check mode the container
+            is planned as one that provisioning's kit would make.
+        type: path
+        version_added: 0.3.0
   supervisor_dir:
     description:
       - A folder on the host for the collection's engine supervisor (C(plugins/module_utils/engine_supervisor.py),
@@ -113,6 +121,15 @@ options:
         filter).
       - Left out when the containers run the kit's own loop (C(fl_engine_supervisor=kit)).
     type: path
+    version_added: 0.3.0
+  hold:
+    description:
+      - Names of containers that are not replaced by this call when they would be (their settings, kit or image
+        changed); RV(containers) marks them C(held) with the action they need. A stopped or absent one is still
+        started or created. The FL server role holds the server until it knows the server does not train.
+    type: list
+    elements: str
+    default: []
     version_added: 0.3.0
   parallel:
     description: How many containers are created and started at the same time.
@@ -193,6 +210,16 @@ containers:
       description: The engine's error, for a container whose action failed.
       type: str
       returned: when the action failed
+    held:
+      description: It needs to be replaced and O(hold) names it, so it was left as it is.
+      type: bool
+      returned: when held
+      version_added: 0.3.0
+    kit_missing:
+      description: In check mode, its O(containers[].kit_file) is not there yet (provisioning makes it in the run).
+      type: bool
+      returned: when missing in check mode
+      version_added: 0.3.0
 supervisor:
   description: Where the engine supervisor is on the host, and whether it was written (would be, in check mode).
   returned: when O(supervisor_dir) is given
@@ -211,6 +238,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.containers impo
     engine_memlock,
     failures,
     install_supervisor,
+    kit_labels,
     run,
 )
 
@@ -230,6 +258,7 @@ CONTAINER_OPTIONS = dict(
     ulimits=dict(type="list", elements="str"),
     restart_policy=dict(type="str", default="no", choices=["no", "always", "unless-stopped", "on-failure"]),
     labels=dict(type="dict"),
+    kit_file=dict(type="path"),
 )
 
 
@@ -238,6 +267,7 @@ def main():
         argument_spec=dict(
             containers=dict(type="list", elements="dict", required=True, options=CONTAINER_OPTIONS),
             supervisor_dir=dict(type="path"),
+            hold=dict(type="list", elements="str", default=[]),
             parallel=dict(type="int", default=4),
             docker_host=dict(type="str"),
             timeout=dict(type="int", default=60),
@@ -263,11 +293,15 @@ def main():
         # Before any container that runs it starts.
         if p["supervisor_dir"]:
             supervisor = install_supervisor(p["supervisor_dir"], check_mode=module.check_mode)
+        specs, missing = kit_labels(specs, check_mode=module.check_mode)
         results, found = run(client_factory, specs, check_mode=module.check_mode, workers=p["parallel"],
-                             memlock_limit=engine_memlock if local else None)
+                             memlock_limit=engine_memlock if local else None, hold=p["hold"])
+        for name in missing:
+            results[name]["kit_missing"] = True
     except ContainersError as exc:
         module.fail_json(msg=str(exc), containers={})
-    changed = any(item["action"] != NONE for item in results.values()) or bool(supervisor and supervisor["changed"])
+    changed = any(item["action"] != NONE and not item.get("held") for item in results.values()) or bool(
+        supervisor and supervisor["changed"])
     out = dict(changed=changed, containers=results)
     if supervisor:
         out["supervisor"] = supervisor
