@@ -84,6 +84,11 @@ def fl_host_kits(host, groups, hostvars, root, admin_user):
     return federation.host_kits(host, groups, hostvars, root, admin_user)
 
 
+def fl_kit_root_entries(host, groups, hostvars):
+    """The entries the project makes in machine HOST's kit root (kit folders, .kits, .demo on a client machine)."""
+    return federation.kit_root_entries(host, groups, hostvars)
+
+
 def fl_kit_installs(kits, made, owner, group, packages=None):
     """kit_extract's kits for KITS (from fl_host_kits), with the passwords the provisioner recorded (MADE)."""
     try:
@@ -301,6 +306,7 @@ class FilterModule(object):
                 'fl_server_cn': fl_server_cn, 'fl_server_address': fl_server_address,
                 'fl_machine_sites': fl_machine_sites, 'fl_site_containers': fl_site_containers,
                 'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
+                'fl_kit_root_entries': fl_kit_root_entries,
                 'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
                 'fl_problem_report': fl_problem_report, 'fl_round_lines': fl_round_lines, 'fl_training_plan': fl_training_plan,

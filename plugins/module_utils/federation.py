@@ -23,6 +23,14 @@ CONTAINER_PREFIX = "clarafl"
 # What a site entry of fl_sites may set; the rest of a site comes from the host's fl_client_* variables.
 SITE_KEYS = ("name", "org", "dataset_dir", "gpus", "demo_data")
 NO_GPUS = ("none", None, "")
+# Names the collection gives its own things in a kit root and in container names (clarafl-<project>-<component>):
+# the server's and the admin's kit folders, the provisioning tool's and the demo data tool's containers. No site
+# may have one.
+RESERVED_SITE_NAMES = ("server", "admin", "provision", "demo-data")
+# The demo tool's folder in the kit root (<kit_root>/.demo) is /demo in its container; each share's record of
+# where it went is records/<site>.json there.
+DEMO_RECORDS = "records"
+DEMO_RECORDS_IN_CONTAINER = "/demo/" + DEMO_RECORDS
 
 
 def kit_root(project, root=None):
@@ -127,6 +135,15 @@ def host_kits(host, groups, hostvars, root, admin_user):
             for component, zipname in components]
 
 
+def kit_root_entries(host, groups, hostvars):
+    """The entries the project makes in machine HOST's kit root: the kit folder of its server, each of its sites and
+    its admin, the folder of the shipped zips (.kits) and, on a client machine, the demo tool's folder (.demo)."""
+    entries = [kit["component"] for kit in host_kits(host, groups, hostvars, "/", "admin")] + [".kits"]
+    if host in (groups.get("fl_clients") or []):
+        entries.append(".demo")
+    return entries
+
+
 def kit_installs(kits, made, owner, group, packages=None):
     """kit_extract's kits for KITS (from host_kits): each with the password and checksum the provisioner recorded
     (MADE: [{zip, password, sha256}]); copied from PACKAGES (the run's folder) when the provisioner is this machine."""
@@ -178,6 +195,10 @@ def site_problems(hosts, hostvars):
                 problems.append("site %d of fl_sites on %s is not a dictionary {name, org, ...} (it is %r)"
                                 % (number, host, entry))
                 continue
+            name = str(entry.get("name") or "")
+            if name.lower() in RESERVED_SITE_NAMES:
+                problems.append("site name %s on %s is reserved: the collection names its own kit folder or container "
+                                "so; choose another (reserved: %s)" % (name, host, ", ".join(RESERVED_SITE_NAMES)))
             unknown = sorted(set(entry) - set(SITE_KEYS))
             if unknown:
                 problems.append("site %s on %s sets %s, which a site does not have (a site sets %s)"
@@ -390,7 +411,10 @@ def demo_jobs(sites, all_names, files, tool_sha1):
             out = "/data/%d" % len(jobs)
             jobs.append({"site": site["name"], "site_index": index, "num_sites": len(all_names),
                          "dir": site["dataset_dir"], "marker": marker, "out": out,
-                         "mount": "%s:%s" % (site["dataset_dir"], out)})
+                         "mount": "%s:%s" % (site["dataset_dir"], out),
+                         # Where the share went, kept with the demo tool: the share leaves with its site.
+                         "record": {"path": "%s/%s.json" % (DEMO_RECORDS_IN_CONTAINER, site["name"]),
+                                    "site": site["name"], "dataset_dir": site["dataset_dir"]}})
     return jobs
 
 

@@ -71,14 +71,39 @@ def _users(users):
     return ("user " if len(users) == 1 else "users ") + ", ".join(sorted(users))
 
 
+# The operating system's own trees: no folder in them is a project's kit root.
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+                "/sys", "/usr")
+# System folders whose direct children are system folders too (/var/lib, /var/log, /var/lib/docker, ...); deeper
+# folders may be a project's (/var/lib/<app>/<project>).
+SYSTEM_PARENTS = ("/var", "/var/lib", "/var/cache", "/var/log", "/var/spool")
+
+
+def system_folder_reason(path):
+    """Why the absolute, normalised PATH is a system folder that must not be a kit root, or None: / and the
+    top-level folders, anything in the operating system's trees (/usr, /usr/local, /etc, ...), /var and the direct
+    children of its system folders (/var/lib, /var/lib/docker, ...)."""
+    if path == "/":
+        return "is the root folder"
+    if path.count("/") == 1:
+        return "is a top-level system folder"
+    for tree in SYSTEM_TREES:
+        if path.startswith(tree + "/"):
+            return "is a system folder (in %s)" % tree
+    if os.path.dirname(path) in SYSTEM_PARENTS:
+        return "is a system folder (in %s)" % os.path.dirname(path)
+    return None
+
+
 def protected_reason(path, homes):
     """Why the absolute, normalised path must not be a kit root (teardown removes the kit root), or None."""
     if path == "/":
         return "is the root folder"
     if path in homes:
         return "is the home directory of %s" % _users(homes[path])
-    if path.count("/") == 1:
-        return "is a top-level system folder"
+    reason = system_folder_reason(path)
+    if reason:
+        return reason
     inside = sorted(h for h in homes if h.startswith(path + "/"))
     if inside:
         return "holds the home directory of %s (%s)" % (_users(homes[inside[0]]), inside[0])
@@ -110,6 +135,47 @@ def read_marker(kit_root):
     if not isinstance(name, str) or not name:
         return None, "it names no project"
     return marker, None
+
+
+KITS_DIR = ".kits"
+DEMO_DIR = ".demo"
+RECORD_SUFFIX = ".zip.extracted"
+DEMO_TOOL = "demo_data.py"
+
+
+def legacy_entries(path):
+    """The entries of the kit root PATH that a project made before its marker recorded them, told by the records
+    written at the time: a kit folder whose extraction record .kits/<zip>.extracted is there (an admin's zip is
+    named after its email), .kits when it holds such a record, .demo when it holds the demo tool."""
+    found = set()
+    kits = os.path.join(path, KITS_DIR)
+    try:
+        records = [n for n in os.listdir(kits) if n.endswith(RECORD_SUFFIX)]
+    except OSError:
+        records = []
+    if records and not os.path.islink(kits):
+        found.add(KITS_DIR)
+    for name in records:
+        component = name[:-len(RECORD_SUFFIX)]
+        component = "admin" if "@" in component else component
+        target = os.path.join(path, component)
+        if component and os.path.isdir(target) and not os.path.islink(target):
+            found.add(component)
+    demo = os.path.join(path, DEMO_DIR)
+    if os.path.isdir(demo) and not os.path.islink(demo) and os.path.isfile(os.path.join(demo, DEMO_TOOL)):
+        found.add(DEMO_DIR)
+    return found
+
+
+def recorded_entries(path, marker):
+    """The names of the entries of PATH the project made, by its marker's record (or, for an older marker
+    without one, by legacy_entries)."""
+    if not marker:
+        return set()
+    entries = marker.get("entries")
+    if isinstance(entries, list):
+        return set(str(e) for e in entries)
+    return legacy_entries(path)
 
 
 def kit_root_facts(kit_root, project, kit_components=(), passwd=None):
@@ -167,6 +233,18 @@ def kit_root_facts(kit_root, project, kit_components=(), passwd=None):
         return problems, facts
     components = set(kit_components or ())
     facts["kit_root_foreign_entries"] = sorted(e for e in entries if e != MARKER_NAME and e not in components)
+    # An entry with the name of one the project makes, which the project's record does not name, is the user's:
+    # refused now, before the collection would write into it (or teardown remove it).
+    if marker is None or marker.get("project") == project:
+        ours = recorded_entries(path, marker)
+        taken = sorted(e for e in entries if e in components and e not in ours)
+        if taken and why is None:
+            problems.append("fl_kit_root %s holds %s, which project %s did not make (%s): move %s away, or give the "
+                            "project a kit root of its own (e.g. %s)"
+                            % (path, ", ".join(taken), project,
+                               "its record %s does not name %s" % (marker_path, "it" if len(taken) == 1 else "them")
+                               if marker is not None else "the folder has no record of this project",
+                               "it" if len(taken) == 1 else "them", example))
     return problems, facts
 
 

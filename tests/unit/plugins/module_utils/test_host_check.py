@@ -219,7 +219,8 @@ def test_real_listening_socket_is_found():
 # --- the kit root ---------------------------------------------------------------------------------
 
 PASSWD = [("root", "/root"), ("daemon", "/usr/sbin"), ("nobody", "/nonexistent"), ("alice", "/home/alice"),
-          ("bob", "/home/bob/"), ("postgres", "/var/lib/postgresql"), ("svc", "relative")]
+          ("bob", "/home/bob/"), ("postgres", "/var/lib/postgresql"), ("svc", "relative"),
+          ("pg2", "/srv/data/postgresql")]
 
 
 @pytest.mark.parametrize("kit_root,reason", [
@@ -232,7 +233,13 @@ PASSWD = [("root", "/root"), ("daemon", "/usr/sbin"), ("nobody", "/nonexistent")
     ("/home/bob", "fl_kit_root /home/bob is the home directory of user bob"),
     ("/root", "fl_kit_root /root is the home directory of user root"),
     ("/usr/sbin", "fl_kit_root /usr/sbin is the home directory of user daemon"),
-    ("/var/lib", "fl_kit_root /var/lib holds the home directory of user postgres (/var/lib/postgresql)"),
+    ("/var/lib", "fl_kit_root /var/lib is a system folder (in /var)"),
+    ("/var/lib/pg", "fl_kit_root /var/lib/pg is a system folder (in /var/lib)"),
+    ("/srv/data", "fl_kit_root /srv/data holds the home directory of user pg2 (/srv/data/postgresql)"),
+    ("/usr/local", "fl_kit_root /usr/local is a system folder (in /usr)"),
+    ("/usr/local/bin", "fl_kit_root /usr/local/bin is a system folder (in /usr)"),
+    ("/etc/clarafl", "fl_kit_root /etc/clarafl is a system folder (in /etc)"),
+    ("/var/tmp", "fl_kit_root /var/tmp is a system folder (in /var)"),
 ])
 def test_protected_kit_roots(kit_root, reason):
     problems, _facts = hc.kit_root_facts(kit_root, "p1", passwd=PASSWD)
@@ -244,7 +251,8 @@ def test_root_is_protected_without_a_passwd_entry():
     assert problems[0].startswith("fl_kit_root /root is the home directory of user root:")
 
 
-@pytest.mark.parametrize("kit_root", ["/opt/clarafl/p1", "/home/alice/kits/p1", "/srv/fl/p1/"])
+@pytest.mark.parametrize("kit_root", ["/opt/clarafl/p1", "/home/alice/kits/p1", "/srv/fl/p1/", "/var/lib/clarafl/p1",
+                                      "/opt/p1"])
 def test_fine_kit_roots(kit_root):
     assert hc.kit_root_facts(kit_root, "p1", passwd=PASSWD)[0] == []
 
@@ -287,7 +295,8 @@ def write_marker(kit_root, content):
 
 def test_marker_of_the_same_project(tmp_path):
     root = tmp_path / "p1"
-    marker = {"project": "p1", "created": True, "created_at": "2026-01-05T10:00:00Z"}
+    marker = {"project": "p1", "created": True, "created_at": "2026-01-05T10:00:00Z",
+              "entries": [".kits", "org1-a", "server"]}
     write_marker(root, marker)
     for name in ("server", "org1-a", ".kits"):
         (root / name).mkdir()
@@ -342,12 +351,37 @@ def test_marker_that_is_a_folder(tmp_path):
 
 def test_foreign_entries(tmp_path):
     root = tmp_path / "shared"
-    for name in ("server", "org1-a", "backup.tar", ".cache"):
+    for name in ("backup.tar", ".cache"):
         (root / name).mkdir(parents=True)
     problems, facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
     assert problems == []
     assert facts == {"kit_root_exists": True, "kit_root_marker": None, "kit_root_created_by_collection": False,
                      "kit_root_foreign_entries": [".cache", "backup.tar"]}
+
+
+def test_a_users_entries_named_like_kits_are_refused(tmp_path):
+    root = tmp_path / "shared"
+    (root / "org1-a").mkdir(parents=True)
+    (root / "server").write_text("the user's")
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
+    assert problems == ["fl_kit_root %s holds org1-a, server, which project p1 did not make (the folder has no record "
+                        "of this project): move them away, or give the project a kit root of its own (e.g. "
+                        "/opt/clarafl/p1)" % root]
+    write_marker(root, {"project": "p1", "created": False, "entries": ["org1-a"]})
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
+    assert problems == ["fl_kit_root %s holds server, which project p1 did not make (its record %s/.clarafl-project "
+                        "does not name it): move it away, or give the project a kit root of its own (e.g. "
+                        "/opt/clarafl/p1)" % (root, root)]
+
+
+def test_a_marker_without_a_record_is_read_by_the_extraction_records(tmp_path):
+    root = tmp_path / "kits"
+    write_marker(root, {"project": "p1", "created": True})
+    for name in ("server", "org1-a", ".kits"):
+        (root / name).mkdir()
+    (root / ".kits" / "server.zip.extracted").write_text("x")
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", ".kits"], passwd=PASSWD)
+    assert len(problems) == 1 and " holds org1-a, which project p1 did not make" in problems[0]
 
 
 def test_empty_kit_root(tmp_path):

@@ -27,7 +27,8 @@ def listening():
 def test_fine_host(tmp_path, capsys):
     kits = tmp_path / "kits" / "p1"
     (kits / "server").mkdir(parents=True)
-    (kits / ".clarafl-project").write_text(json.dumps({"project": "p1", "created": True, "created_at": "x"}))
+    (kits / ".clarafl-project").write_text(json.dumps({"project": "p1", "created": True, "created_at": "x",
+                                                       "entries": ["server"]}))
     (tmp_path / "data").mkdir()
     for check_mode in (False, True):
         result, _raw = run_module(fl_host_check, {
@@ -37,7 +38,7 @@ def test_fine_host(tmp_path, capsys):
         assert result["changed"] is False and "failed" not in result
         assert result["problems"] == [] and result["listeners"] == []
         assert result["kit_root_exists"] is True and result["kit_root_created_by_collection"] is True
-        assert result["kit_root_marker"] == {"project": "p1", "created": True, "created_at": "x"}
+        assert result["kit_root_marker"] == {"project": "p1", "created": True, "created_at": "x", "entries": ["server"]}
         assert result["kit_root_foreign_entries"] == []
         assert result["hostname"] == socket.gethostname()
 
