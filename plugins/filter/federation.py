@@ -74,6 +74,13 @@ def fl_dataset_checks(sites):
     return federation.dataset_checks(sites)
 
 
+def fl_gpu_request(sites, host=None):
+    """fl_host_check's gpus for a machine's sites (from fl_machine_sites): the sites that ask for GPUs, which devices."""
+    if not isinstance(sites, (list, tuple)):
+        raise AnsibleFilterError('fl_gpu_request expects the list of a machine\'s sites, got %s' % type(sites).__name__)
+    return federation.gpu_request(sites, host)
+
+
 def fl_gpu_hosts(hosts, hostvars):
     """Of the client machines HOSTS, those with a site that asks for GPUs."""
     return federation.gpu_hosts(_hosts(hosts, 'fl_gpu_hosts'), hostvars)
@@ -210,11 +217,11 @@ def fl_problem_report(problems):
     return '\n'.join(lines)
 
 
-def fl_become_problems(hosts, results, hostvars=None):
+def fl_become_problems(hosts, results, hostvars=None, module=False):
     """The hosts where Ansible cannot become root, each with what to set (module_utils/federation.py)."""
     if not isinstance(results, (list, tuple)):
         raise AnsibleFilterError('fl_become_problems expects a list of results, got %s' % type(results).__name__)
-    return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {})
+    return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {}, module=module)
 
 
 def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
@@ -305,7 +312,8 @@ class FilterModule(object):
                 'fl_kit_root': fl_kit_root, 'fl_container_name': fl_container_name, 'fl_super_admin': fl_super_admin,
                 'fl_server_cn': fl_server_cn, 'fl_server_address': fl_server_address,
                 'fl_machine_sites': fl_machine_sites, 'fl_site_containers': fl_site_containers,
-                'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
+                'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts,
+                'fl_gpu_request': fl_gpu_request, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
                 'fl_kit_root_entries': fl_kit_root_entries,
                 'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,

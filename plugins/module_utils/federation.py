@@ -418,6 +418,19 @@ def demo_jobs(sites, all_names, files, tool_sha1):
     return jobs
 
 
+def gpu_request(sites, host=None):
+    """fl_host_check's gpus for a machine's SITES (from machine_sites): the sites that ask for GPUs, and which
+    devices: 'all' when one asks for all, else the union of their ids, in order."""
+    asking = [site for site in sites if site["gpus"]]
+    devices = []
+    for site in asking:
+        if site["gpus"] == "all":
+            devices = "all"
+            break
+        devices.extend(d for d in site["gpus"] if d not in devices)
+    return {"sites": [site["name"] for site in asking], "devices": devices if asking else [], "host": host}
+
+
 def dataset_checks(sites):
     """fl_host_check's paths for the dataset folders of a machine's SITES that the collection does not write."""
     return [{"path": site["dataset_dir"], "what": "The dataset folder of site %s" % site["name"], "kind": "dir"}
@@ -447,17 +460,22 @@ _SUDO_REFUSED = ('not in the sudoers', 'is not allowed to execute', 'may not run
 _SUDO_MISSING = ('sudo: command not found', 'sudo: not found', 'no such file or directory: \'sudo\'')
 
 
-def become_problems(hosts, results, hostvars):
+def become_problems(hosts, results, hostvars, module=False):
     """The hosts where Ansible cannot become root, one sentence each that says what to set.
 
-    RESULTS: the result of `id -u` run through become on each of HOSTS (registered with failed_when false);
-    HOSTVARS: for the user Ansible connects as (ansible_user). A host that became root (uid 0) has no problem."""
+    RESULTS: the result of `id -u` run through become on each of HOSTS (registered with failed_when false), or with
+    MODULE the result of a module run through become that returns the user id it ran as (uid: fl_host_check);
+    HOSTVARS: for the user Ansible connects as (ansible_user). A host that became root (uid 0) has no problem. With
+    MODULE, a failure that sudo did not cause is the module's own, not a become problem (its caller reports it)."""
     problems = []
     for host, result in zip(hosts, results):
         if not isinstance(result, dict) or result.get('skipped') or result.get('unreachable'):
             continue
         user = ((hostvars or {}).get(host) or {}).get('ansible_user') or 'the connecting user'
         out = (result.get('stdout') or '').strip()
+        if module and not result.get('failed') and 'uid' in result:
+            out = str(result['uid'])
+            result = dict(result, rc=0)
         if not result.get('failed') and result.get('rc', 0) == 0 and out == '0':
             continue
         said = ' '.join(str(result.get(key) or '') for key in ('msg', 'module_stderr', 'module_stdout', 'stderr'))
@@ -482,7 +500,7 @@ def become_problems(hosts, results, hostvars):
             problems.append(
                 '%s: become gives uid %s, not root: the playbooks need root there (ansible_become_user: root).'
                 % (host, out or '?'))
-        else:
+        elif not module:
             first = next((line.strip() for line in said.splitlines() if line.strip()), 'no reason given')
             problems.append('%s: Ansible cannot become root there as %s (%s): it needs a user that may become root '
                             'with sudo (ansible_user, ansible_become_password).' % (host, user, first))

@@ -12,7 +12,9 @@ every problem of every host at once:
 * paths (kits, datasets) that must exist as folders or files;
 * TCP ports that must be free, or held by the project's own containers. Listeners are read from
   ``/proc/net/tcp`` and ``/proc/net/tcp6`` and mapped to processes through ``/proc/<pid>/fd``;
-  the container a process runs in comes from engine_processes' cgroup matching.
+  the container a process runs in comes from engine_processes' cgroup matching;
+* the GPUs the machine's sites ask for: ``nvidia-smi -L`` must list them, and the Docker engine
+  must have the nvidia runtime (gpu_problems, from what the caller read).
 
 Reads only. The /proc root, the passwd entries and the host name are arguments so that tests can
 give fake ones.
@@ -445,6 +447,49 @@ def port_problems(ports, listeners, unreadable=()):
         problems.append("port %d is already in use on this host by %s; %s needs it: stop that process or choose "
                         "another %s" % (port, who, item.get("needed_by") or "the FL server", " / ".join(names[port])))
     return problems
+
+
+# --- GPUs -------------------------------------------------------------------------------------------
+
+NVIDIA_SMI = ("nvidia-smi", "-L")
+GPU_ADVICE = ("install the NVIDIA driver and Container Toolkit (the docker role does with docker_nvidia: true), or set "
+              "the site's gpus (fl_client_gpus) to none to train it on CPU.")
+
+
+def gpu_ids(listing):
+    """The device ids `nvidia-smi -L` lists ("GPU 0: ..." -> "0")."""
+    found = []
+    for line in (listing or "").splitlines():
+        line = line.strip()
+        if line.startswith("GPU ") and ":" in line:
+            found.append(line[4:].split(":", 1)[0].strip())
+    return found
+
+
+def gpu_problems(sites, devices, hostname, smi, runtimes):
+    """The problem (a list of at most one sentence) of a machine whose SITES ask for GPUS DEVICES ('all' or ids).
+
+    SMI: (rc, stdout, stderr) of `nvidia-smi -L` (rc 127 or 2: not installed). RUNTIMES: the Docker engine's
+    runtime names and CDI spec folders (a list of words), or a string that says why they could not be read.
+    """
+    if not sites:
+        return []
+    rc, out, err = smi
+    wanted = "all" if devices == "all" else ", ".join(str(d) for d in devices or [])
+    found = gpu_ids(out)
+    missing = [] if devices == "all" else [str(d) for d in devices or [] if str(d) not in found]
+    if rc != 0:
+        what = ("has no NVIDIA driver (nvidia-smi is not installed)" if rc in (2, 127)
+                else "has no usable NVIDIA driver (nvidia-smi failed: %s)" % (err or "").strip())
+    elif missing:
+        what = "has no GPU %s (it has %s)" % (", ".join(missing), ", ".join(found))
+    elif isinstance(runtimes, str):
+        what = "has GPUs but its Docker engine cannot be asked for the nvidia runtime (%s)" % runtimes
+    elif not any("nvidia" in str(r) for r in runtimes or []):
+        what = "has GPUs but its Docker engine has no nvidia runtime"
+    else:
+        return []
+    return ["Site(s) %s ask for GPUs (%s) but %s %s: %s" % (", ".join(sites), wanted, hostname, what, GPU_ADVICE)]
 
 
 # --- everything -----------------------------------------------------------------------------------

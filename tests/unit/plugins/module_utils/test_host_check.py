@@ -444,3 +444,32 @@ def test_host_check_gathers_every_problem(tmp_path):
 def test_host_check_without_ports_reads_no_proc(tmp_path):
     result = hc.host_check("p1", proc_root=str(tmp_path / "no-proc"), hostname="h1")
     assert result["problems"] == [] and result["listeners"] == []
+
+
+# --- GPUs ---------------------------------------------------------------------------------------------------------
+
+SMI = (0, "GPU 0: Tesla T4 (UUID: GPU-1)\nGPU 1: Tesla T4 (UUID: GPU-2)\n", "")
+ADVICE = ("install the NVIDIA driver and Container Toolkit (the docker role does with docker_nvidia: true), or set the "
+          "site's gpus (fl_client_gpus) to none to train it on CPU.")
+
+
+def test_gpus_that_are_there_with_the_runtime_are_fine():
+    assert hc.gpu_ids(SMI[1]) == ["0", "1"]
+    assert hc.gpu_problems(["a"], ["0", "1"], "m1", SMI, ["runc", "nvidia"]) == []
+    assert hc.gpu_problems(["a"], "all", "m1", SMI, ["runc", "/etc/cdi/nvidia.yaml"]) == []
+    assert hc.gpu_problems([], "all", "m1", (127, "", ""), "no engine") == []
+
+
+@pytest.mark.parametrize("smi, devices, runtimes, what", [
+    ((127, "", ""), "all", ["nvidia"], "has no NVIDIA driver (nvidia-smi is not installed)"),
+    ((9, "", "NVIDIA-SMI has failed\n"), ["0"], ["nvidia"],
+     "has no usable NVIDIA driver (nvidia-smi failed: NVIDIA-SMI has failed)"),
+    (SMI, ["0", "3"], ["nvidia"], "has no GPU 3 (it has 0, 1)"),
+    (SMI, ["0"], ["runc"], "has GPUs but its Docker engine has no nvidia runtime"),
+    (SMI, ["0"], "Cannot connect", "has GPUs but its Docker engine cannot be asked for the nvidia runtime "
+                                   "(Cannot connect)"),
+])
+def test_gpus_asked_for_but_not_usable_are_one_sentence(smi, devices, runtimes, what):
+    wanted = "all" if devices == "all" else ", ".join(devices)
+    assert hc.gpu_problems(["a", "b"], devices, "m1", smi, runtimes) == [
+        "Site(s) a, b ask for GPUs (%s) but m1 %s: %s" % (wanted, what, ADVICE)]

@@ -253,3 +253,10 @@ def test_reserved_site_names_are_refused(name):
     assert len(problems) == 2 and all("is reserved" in p for p in problems)
     assert problems[0] == ("site name %s on m1 is reserved: the collection names its own kit folder or container so; "
                            "choose another (reserved: server, admin, provision, demo-data)" % name)
+
+
+def test_gpu_request_is_the_union_of_the_sites_devices():
+    sites = [{"name": "a", "gpus": ["0", "1"]}, {"name": "b", "gpus": []}, {"name": "c", "gpus": ["1", "2"]}]
+    assert fed.gpu_request(sites, "m1") == {"sites": ["a", "c"], "devices": ["0", "1", "2"], "host": "m1"}
+    assert fed.gpu_request(sites + [{"name": "d", "gpus": "all"}])["devices"] == "all"
+    assert fed.gpu_request([{"name": "b", "gpus": []}]) == {"sites": [], "devices": [], "host": None}
