@@ -444,3 +444,20 @@ def test_a_lock_of_another_controller_is_refused_until_it_expires(tmp_path, proj
             os.unlink(lock_path(project))
         if os.path.isdir(os.path.dirname(lock_path(project))):
             os.rmdir(os.path.dirname(lock_path(project)))
+
+
+def test_stop_breaks_a_held_lock_and_says_whose(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    try:
+        _foreign_lock(project, heartbeat_age=10)
+        run = run_playbook(os.path.join(REPO, "playbooks", "stop.yml"), inventory=inventory)
+        text = " ".join(run.output.split())
+        assert run.rc == 0, text[-3000:]
+        assert "Took over the run lock %s from run ffff\u2026 by awx on awx-job-4242" % lock_path(project) in text
+        # stop.yml gave the lock back at its end
+        assert not os.path.exists(lock_path(project))
+    finally:
+        if os.path.exists(lock_path(project)):
+            os.unlink(lock_path(project))
+        if os.path.isdir(os.path.dirname(lock_path(project))):
+            os.rmdir(os.path.dirname(lock_path(project)))
