@@ -193,7 +193,9 @@ def fl_preflight_problems(variables, project, host_checks, hosts):
     for host, result in zip(hosts, host_checks):
         if not isinstance(result, dict):
             continue
-        if result.get('failed') and not result.get('problems'):
+        if result.get('unreachable'):
+            found = ['cannot be reached: %s' % (result.get('msg') or 'no reason given')]
+        elif result.get('failed') and not result.get('problems'):
             found = [result.get('msg') or 'the host check failed']
         else:
             found = result.get('problems') or []

@@ -461,3 +461,21 @@ def test_stop_breaks_a_held_lock_and_says_whose(tmp_path, project):
             os.unlink(lock_path(project))
         if os.path.isdir(os.path.dirname(lock_path(project))):
             os.rmdir(os.path.dirname(lock_path(project)))
+
+
+def test_a_machine_that_cannot_be_reached_is_named_and_the_lock_taken_elsewhere_given_back(tmp_path, project):
+    # One more client machine, over SSH to a port where nothing answers: this machine (the lock host) takes the run
+    # lock in the same call that finds the other unreachable.
+    inventory = write_inventory(tmp_path, project)
+    with open(inventory) as handle:
+        doc = yaml.safe_load(handle)
+    doc["all"]["children"]["fl_clients"]["hosts"]["gone-host"] = {
+        "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
+        "fl_sites": [{"name": "org9", "org": "org2"}]}
+    with open(inventory, "w") as handle:
+        yaml.safe_dump(doc, handle)
+    out = first_play_failure(run_playbook(SITE, inventory=inventory))
+    assert "1 problem(s) found before any host was changed (nothing was changed)" in out
+    assert "1. gone-host: cannot be reached:" in out
+    assert "TASK [clarafl.federation.provisioning : Give the project's run lock back]" in out
+    nothing_made(tmp_path, project)

@@ -130,3 +130,10 @@ def test_round_lines_say_each_change_once():
     assert fl_round_lines([]) == []
     with pytest.raises(AnsibleFilterError):
         fl_round_lines("x")
+
+
+def test_preflight_problems_name_a_host_that_cannot_be_reached():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems
+    unreachable = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh"}
+    assert fl_preflight_problems({"errors": []}, {"project": {}}, [unreachable, {"problems": []}], ["gpu-a", "h"]) == [
+        "gpu-a: cannot be reached: Failed to connect to the host via ssh"]
