@@ -12,6 +12,7 @@ export ANSIBLE_CONFIG=$repo/ansible.cfg
 export CLARAFL_REQUIRE_ENGINE=${CLARAFL_REQUIRE_ENGINE:-1}
 
 results=()
+integration_ran=0
 run_stage() {
   local name=$1; shift
   local start=$SECONDS rc
@@ -28,7 +29,8 @@ for stage in "${stages[@]}"; do
     engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider -rfE ;;
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
     # ports): most of a module's time is one Ansible process on one core, and the machine has two.
-    integration) run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 -rfE ;;
+    integration) rm -f "$out/engine-logs.txt"; integration_ran=1
+                 run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 -rfE ;;
     lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
     sanity) run_stage sanity tests/sanity.sh ;;
     molecule)
@@ -56,6 +58,11 @@ for r in "${results[@]}"; do
         | sed "s|^|$name: |" ;;
   esac
 done
+# The engine's own logs of the failed integration tests (their tails, tests/integration/conftest.py), last too.
+if [ "$integration_ran" = 1 ] && [ -s "$out/engine-logs.txt" ]; then
+  echo "engine logs of the failed integration tests (end of tests/output/engine-logs.txt):"
+  tail -n "${CLARAFL_SUMMARY_LOG_LINES:-60}" "$out/engine-logs.txt" | sed 's|^|  |'
+fi
 echo "logs: tests/output/<stage>.log"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -86,6 +86,13 @@ def fl_dataset_checks(sites):
     return federation.dataset_checks(sites)
 
 
+def fl_gpu_request(sites, host=None):
+    """fl_host_check's gpus for a machine's sites (from fl_machine_sites): the sites that ask for GPUs, which devices."""
+    if not isinstance(sites, (list, tuple)):
+        raise AnsibleFilterError('fl_gpu_request expects the list of a machine\'s sites, got %s' % type(sites).__name__)
+    return federation.gpu_request(sites, host)
+
+
 def fl_gpu_hosts(hosts, hostvars):
     """Of the client machines HOSTS, those with a site that asks for GPUs."""
     return federation.gpu_hosts(_hosts(hosts, 'fl_gpu_hosts'), hostvars)
@@ -94,6 +101,11 @@ def fl_gpu_hosts(hosts, hostvars):
 def fl_host_kits(host, groups, hostvars, root, admin_user):
     """The kits that belong on machine HOST: {component, zip, src, dest, record} each."""
     return federation.host_kits(host, groups, hostvars, root, admin_user)
+
+
+def fl_kit_root_entries(host, groups, hostvars):
+    """The entries the project makes in machine HOST's kit root (kit folders, .kits, .demo on a client machine)."""
+    return federation.kit_root_entries(host, groups, hostvars)
 
 
 def fl_kit_installs(kits, made, owner, group, packages=None):
@@ -204,7 +216,9 @@ def fl_preflight_problems(variables, project, host_checks, hosts):
     for host, result in zip(hosts, host_checks):
         if not isinstance(result, dict):
             continue
-        if result.get('failed') and not result.get('problems'):
+        if result.get('unreachable'):
+            found = ['cannot be reached: %s' % (result.get('msg') or 'no reason given')]
+        elif result.get('failed') and not result.get('problems'):
             found = [result.get('msg') or 'the host check failed']
         else:
             found = result.get('problems') or []
@@ -228,11 +242,11 @@ def fl_problem_report(problems):
     return '\n'.join(lines)
 
 
-def fl_become_problems(hosts, results, hostvars=None):
+def fl_become_problems(hosts, results, hostvars=None, module=False):
     """The hosts where Ansible cannot become root, each with what to set (module_utils/federation.py)."""
     if not isinstance(results, (list, tuple)):
         raise AnsibleFilterError('fl_become_problems expects a list of results, got %s' % type(results).__name__)
-    return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {})
+    return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {}, module=module)
 
 
 def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
@@ -309,7 +323,9 @@ class FilterModule(object):
                 'fl_kit_root': fl_kit_root, 'fl_container_name': fl_container_name, 'fl_super_admin': fl_super_admin,
                 'fl_server_cn': fl_server_cn, 'fl_server_address': fl_server_address,
                 'fl_machine_sites': fl_machine_sites, 'fl_site_containers': fl_site_containers,
-                'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
+                'fl_demo_jobs': fl_demo_jobs, 'fl_gpu_hosts': fl_gpu_hosts,
+                'fl_gpu_request': fl_gpu_request, 'fl_dataset_checks': fl_dataset_checks, 'fl_host_kits': fl_host_kits,
+                'fl_kit_root_entries': fl_kit_root_entries,
                 'fl_kit_installs': fl_kit_installs, 'fl_site_file_problems': fl_site_file_problems,
                 'fl_status_table': fl_status_table, 'fl_preflight_problems': fl_preflight_problems,
                 'fl_problem_report': fl_problem_report, 'fl_training_plan': fl_training_plan,

@@ -33,6 +33,14 @@ ENGINE_SUPERVISORS = ("collection", "kit")
 # Where the containers mount the folder that holds the supervisor on the machine.
 SUPERVISOR_MOUNT = "/opt/clarafl-engine"
 SUPERVISOR_LABEL = "org.clarafl.supervisor"
+# Names the collection gives its own things in a kit root and in container names (clarafl-<project>-<component>):
+# the server's and the admin's kit folders, the provisioning tool's and the demo data tool's containers. No site
+# may have one.
+RESERVED_SITE_NAMES = ("server", "admin", "provision", "demo-data")
+# The demo tool's folder in the kit root (<kit_root>/.demo) is /demo in its container; each share's record of
+# where it went is records/<site>.json there.
+DEMO_RECORDS = "records"
+DEMO_RECORDS_IN_CONTAINER = "/demo/" + DEMO_RECORDS
 
 
 def kit_root(project, root=None):
@@ -137,6 +145,19 @@ def host_kits(host, groups, hostvars, root, admin_user):
             for component, zipname in components]
 
 
+def kit_root_entries(host, groups, hostvars):
+    """The entries the project makes in machine HOST's kit root: the kit folder of its server, each of its sites and
+    its admin, the folder of the shipped zips (.kits), on a client machine the demo tool's folder (.demo), and on a
+    server or client machine the engine supervisor's (.engine)."""
+    entries = [kit["component"] for kit in host_kits(host, groups, hostvars, "/", "admin")] + [".kits"]
+    if host in (groups.get("fl_clients") or []):
+        entries.append(".demo")
+    # The engine supervisor's folder (fl_containers writes it there for the server's and the sites' containers).
+    if host in (groups.get("fl_server") or []) + (groups.get("fl_clients") or []):
+        entries.append(".engine")
+    return entries
+
+
 def kit_installs(kits, made, owner, group, packages=None):
     """kit_extract's kits for KITS (from host_kits): each with the password and checksum the provisioner recorded
     (MADE: [{zip, password, sha256}]); copied from PACKAGES (the run's folder) when the provisioner is this machine."""
@@ -188,6 +209,10 @@ def site_problems(hosts, hostvars):
                 problems.append("site %d of fl_sites on %s is not a dictionary {name, org, ...} (it is %r)"
                                 % (number, host, entry))
                 continue
+            name = str(entry.get("name") or "")
+            if name.lower() in RESERVED_SITE_NAMES:
+                problems.append("site name %s on %s is reserved: the collection names its own kit folder or container "
+                                "so; choose another (reserved: %s)" % (name, host, ", ".join(RESERVED_SITE_NAMES)))
             unknown = sorted(set(entry) - set(SITE_KEYS))
             if unknown:
                 problems.append("site %s on %s sets %s, which a site does not have (a site sets %s)"
@@ -437,8 +462,24 @@ def demo_jobs(sites, all_names, files, tool_sha1):
             out = "/data/%d" % len(jobs)
             jobs.append({"site": site["name"], "site_index": index, "num_sites": len(all_names),
                          "dir": site["dataset_dir"], "marker": marker, "out": out,
-                         "mount": "%s:%s" % (site["dataset_dir"], out)})
+                         "mount": "%s:%s" % (site["dataset_dir"], out),
+                         # Where the share went, kept with the demo tool: the share leaves with its site.
+                         "record": {"path": "%s/%s.json" % (DEMO_RECORDS_IN_CONTAINER, site["name"]),
+                                    "site": site["name"], "dataset_dir": site["dataset_dir"]}})
     return jobs
+
+
+def gpu_request(sites, host=None):
+    """fl_host_check's gpus for a machine's SITES (from machine_sites): the sites that ask for GPUs, and which
+    devices: 'all' when one asks for all, else the union of their ids, in order."""
+    asking = [site for site in sites if site["gpus"]]
+    devices = []
+    for site in asking:
+        if site["gpus"] == "all":
+            devices = "all"
+            break
+        devices.extend(d for d in site["gpus"] if d not in devices)
+    return {"sites": [site["name"] for site in asking], "devices": devices if asking else [], "host": host}
 
 
 def dataset_checks(sites):
@@ -470,17 +511,22 @@ _SUDO_REFUSED = ('not in the sudoers', 'is not allowed to execute', 'may not run
 _SUDO_MISSING = ('sudo: command not found', 'sudo: not found', 'no such file or directory: \'sudo\'')
 
 
-def become_problems(hosts, results, hostvars):
+def become_problems(hosts, results, hostvars, module=False):
     """The hosts where Ansible cannot become root, one sentence each that says what to set.
 
-    RESULTS: the result of `id -u` run through become on each of HOSTS (registered with failed_when false);
-    HOSTVARS: for the user Ansible connects as (ansible_user). A host that became root (uid 0) has no problem."""
+    RESULTS: the result of `id -u` run through become on each of HOSTS (registered with failed_when false), or with
+    MODULE the result of a module run through become that returns the user id it ran as (uid: fl_host_check);
+    HOSTVARS: for the user Ansible connects as (ansible_user). A host that became root (uid 0) has no problem. With
+    MODULE, a failure that sudo did not cause is the module's own, not a become problem (its caller reports it)."""
     problems = []
     for host, result in zip(hosts, results):
         if not isinstance(result, dict) or result.get('skipped') or result.get('unreachable'):
             continue
         user = ((hostvars or {}).get(host) or {}).get('ansible_user') or 'the connecting user'
         out = (result.get('stdout') or '').strip()
+        if module and not result.get('failed') and 'uid' in result:
+            out = str(result['uid'])
+            result = dict(result, rc=0)
         if not result.get('failed') and result.get('rc', 0) == 0 and out == '0':
             continue
         said = ' '.join(str(result.get(key) or '') for key in ('msg', 'module_stderr', 'module_stdout', 'stderr'))
@@ -505,7 +551,7 @@ def become_problems(hosts, results, hostvars):
             problems.append(
                 '%s: become gives uid %s, not root: the playbooks need root there (ansible_become_user: root).'
                 % (host, out or '?'))
-        else:
+        elif not module:
             first = next((line.strip() for line in said.splitlines() if line.strip()), 'no reason given')
             problems.append('%s: Ansible cannot become root there as %s (%s): it needs a user that may become root '
                             'with sudo (ansible_user, ansible_become_password).' % (host, user, first))

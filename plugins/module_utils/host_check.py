@@ -12,7 +12,9 @@ every problem of every host at once:
 * paths (kits, datasets) that must exist as folders or files;
 * TCP ports that must be free, or held by the project's own containers. Listeners are read from
   ``/proc/net/tcp`` and ``/proc/net/tcp6`` and mapped to processes through ``/proc/<pid>/fd``;
-  the container a process runs in comes from engine_processes' cgroup matching.
+  the container a process runs in comes from engine_processes' cgroup matching;
+* the GPUs the machine's sites ask for: ``nvidia-smi -L`` must list them, and the Docker engine
+  must have the nvidia runtime (gpu_problems, from what the caller read).
 
 Reads only. The /proc root, the passwd entries and the host name are arguments so that tests can
 give fake ones.
@@ -71,14 +73,39 @@ def _users(users):
     return ("user " if len(users) == 1 else "users ") + ", ".join(sorted(users))
 
 
+# The operating system's own trees: no folder in them is a project's kit root.
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+                "/sys", "/usr")
+# System folders whose direct children are system folders too (/var/lib, /var/log, /var/lib/docker, ...); deeper
+# folders may be a project's (/var/lib/<app>/<project>).
+SYSTEM_PARENTS = ("/var", "/var/lib", "/var/cache", "/var/log", "/var/spool")
+
+
+def system_folder_reason(path):
+    """Why the absolute, normalised PATH is a system folder that must not be a kit root, or None: / and the
+    top-level folders, anything in the operating system's trees (/usr, /usr/local, /etc, ...), /var and the direct
+    children of its system folders (/var/lib, /var/lib/docker, ...)."""
+    if path == "/":
+        return "is the root folder"
+    if path.count("/") == 1:
+        return "is a top-level system folder"
+    for tree in SYSTEM_TREES:
+        if path.startswith(tree + "/"):
+            return "is a system folder (in %s)" % tree
+    if os.path.dirname(path) in SYSTEM_PARENTS:
+        return "is a system folder (in %s)" % os.path.dirname(path)
+    return None
+
+
 def protected_reason(path, homes):
     """Why the absolute, normalised path must not be a kit root (teardown removes the kit root), or None."""
     if path == "/":
         return "is the root folder"
     if path in homes:
         return "is the home directory of %s" % _users(homes[path])
-    if path.count("/") == 1:
-        return "is a top-level system folder"
+    reason = system_folder_reason(path)
+    if reason:
+        return reason
     inside = sorted(h for h in homes if h.startswith(path + "/"))
     if inside:
         return "holds the home directory of %s (%s)" % (_users(homes[inside[0]]), inside[0])
@@ -110,6 +137,47 @@ def read_marker(kit_root):
     if not isinstance(name, str) or not name:
         return None, "it names no project"
     return marker, None
+
+
+KITS_DIR = ".kits"
+DEMO_DIR = ".demo"
+RECORD_SUFFIX = ".zip.extracted"
+DEMO_TOOL = "demo_data.py"
+
+
+def legacy_entries(path):
+    """The entries of the kit root PATH that a project made before its marker recorded them, told by the records
+    written at the time: a kit folder whose extraction record .kits/<zip>.extracted is there (an admin's zip is
+    named after its email), .kits when it holds such a record, .demo when it holds the demo tool."""
+    found = set()
+    kits = os.path.join(path, KITS_DIR)
+    try:
+        records = [n for n in os.listdir(kits) if n.endswith(RECORD_SUFFIX)]
+    except OSError:
+        records = []
+    if records and not os.path.islink(kits):
+        found.add(KITS_DIR)
+    for name in records:
+        component = name[:-len(RECORD_SUFFIX)]
+        component = "admin" if "@" in component else component
+        target = os.path.join(path, component)
+        if component and os.path.isdir(target) and not os.path.islink(target):
+            found.add(component)
+    demo = os.path.join(path, DEMO_DIR)
+    if os.path.isdir(demo) and not os.path.islink(demo) and os.path.isfile(os.path.join(demo, DEMO_TOOL)):
+        found.add(DEMO_DIR)
+    return found
+
+
+def recorded_entries(path, marker):
+    """The names of the entries of PATH the project made, by its marker's record (or, for an older marker
+    without one, by legacy_entries)."""
+    if not marker:
+        return set()
+    entries = marker.get("entries")
+    if isinstance(entries, list):
+        return set(str(e) for e in entries)
+    return legacy_entries(path)
 
 
 def kit_root_facts(kit_root, project, kit_components=(), passwd=None):
@@ -167,6 +235,18 @@ def kit_root_facts(kit_root, project, kit_components=(), passwd=None):
         return problems, facts
     components = set(kit_components or ())
     facts["kit_root_foreign_entries"] = sorted(e for e in entries if e != MARKER_NAME and e not in components)
+    # An entry with the name of one the project makes, which the project's record does not name, is the user's:
+    # refused now, before the collection would write into it (or teardown remove it).
+    if marker is None or marker.get("project") == project:
+        ours = recorded_entries(path, marker)
+        taken = sorted(e for e in entries if e in components and e not in ours)
+        if taken and why is None:
+            problems.append("fl_kit_root %s holds %s, which project %s did not make (%s): move %s away, or give the "
+                            "project a kit root of its own (e.g. %s)"
+                            % (path, ", ".join(taken), project,
+                               "its record %s does not name %s" % (marker_path, "it" if len(taken) == 1 else "them")
+                               if marker is not None else "the folder has no record of this project",
+                               "it" if len(taken) == 1 else "them", example))
     return problems, facts
 
 
@@ -367,6 +447,49 @@ def port_problems(ports, listeners, unreadable=()):
         problems.append("port %d is already in use on this host by %s; %s needs it: stop that process or choose "
                         "another %s" % (port, who, item.get("needed_by") or "the FL server", " / ".join(names[port])))
     return problems
+
+
+# --- GPUs -------------------------------------------------------------------------------------------
+
+NVIDIA_SMI = ("nvidia-smi", "-L")
+GPU_ADVICE = ("install the NVIDIA driver and Container Toolkit (the docker role does with docker_nvidia: true), or set "
+              "the site's gpus (fl_client_gpus) to none to train it on CPU.")
+
+
+def gpu_ids(listing):
+    """The device ids `nvidia-smi -L` lists ("GPU 0: ..." -> "0")."""
+    found = []
+    for line in (listing or "").splitlines():
+        line = line.strip()
+        if line.startswith("GPU ") and ":" in line:
+            found.append(line[4:].split(":", 1)[0].strip())
+    return found
+
+
+def gpu_problems(sites, devices, hostname, smi, runtimes):
+    """The problem (a list of at most one sentence) of a machine whose SITES ask for GPUS DEVICES ('all' or ids).
+
+    SMI: (rc, stdout, stderr) of `nvidia-smi -L` (rc 127 or 2: not installed). RUNTIMES: the Docker engine's
+    runtime names and CDI spec folders (a list of words), or a string that says why they could not be read.
+    """
+    if not sites:
+        return []
+    rc, out, err = smi
+    wanted = "all" if devices == "all" else ", ".join(str(d) for d in devices or [])
+    found = gpu_ids(out)
+    missing = [] if devices == "all" else [str(d) for d in devices or [] if str(d) not in found]
+    if rc != 0:
+        what = ("has no NVIDIA driver (nvidia-smi is not installed)" if rc in (2, 127)
+                else "has no usable NVIDIA driver (nvidia-smi failed: %s)" % (err or "").strip())
+    elif missing:
+        what = "has no GPU %s (it has %s)" % (", ".join(missing), ", ".join(found))
+    elif isinstance(runtimes, str):
+        what = "has GPUs but its Docker engine cannot be asked for the nvidia runtime (%s)" % runtimes
+    elif not any("nvidia" in str(r) for r in runtimes or []):
+        what = "has GPUs but its Docker engine has no nvidia runtime"
+    else:
+        return []
+    return ["Site(s) %s ask for GPUs (%s) but %s %s: %s" % (", ".join(sites), wanted, hostname, what, GPU_ADVICE)]
 
 
 # --- everything -----------------------------------------------------------------------------------

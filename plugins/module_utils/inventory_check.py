@@ -15,10 +15,14 @@ __metaclass__ = type
 
 import difflib
 import functools
+import ipaddress
 import os
+import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import ArgumentTypeError, ArgumentValueError, ElementError
+
+from ansible_collections.clarafl.federation.plugins.module_utils.host_check import system_folder_reason
 
 COLLECTION = "clarafl.federation"
 # Only variables whose names start with one of these are the collection's (and checked).
@@ -54,6 +58,8 @@ FEDERATION_VARS = {
     "fl_dataset_root": {"type": "path", "description": "Folder holding one dataset folder per site, named as the site."},
     "fl_strict_variables": {"type": "bool", "description": "Refuse unknown variable names instead of warning."},
     "fl_run_lock_steal": {"type": "bool", "description": "Take over the run lock another run left behind."},
+    "fl_run_lock_expiry": {"type": "int", "description": "Seconds without a heartbeat after which another "
+                                                         "controller's run lock is taken over (0: never)."},
     "fl_teardown_confirm": {"type": "str", "description": "The project name, to confirm playbooks/teardown.yml."},
 }
 
@@ -84,6 +90,8 @@ RANGES = {
     "fl_admin_server_timeout": (1, None),
     "fl_admin_progress_interval": (1, None),
     "fl_admin_max_recoveries": (0, None),
+    "fl_run_lock_expiry": (0, None),
+    "provisioning_lock_expiry": (0, None),
     "zerotier_api_timeout": (1, None),
     "zerotier_wait_timeout": (1, None),
     "zerotier_wait_delay": (1, None),
@@ -130,6 +138,18 @@ EMPTY_PATH_OK = ("provisioning_controller_kits_dir", "fl_dataset_dir", "fl_clien
 KIT_ROOTS = ("fl_kit_root", "provisioning_kit_root")
 
 MMAR_SOURCES = ("demo", "path", "ngc")
+
+# An int given as a string is taken only as plain digits: Ansible would read '1e9' or '1.5' as a number, and the
+# string itself would still reach the engine's configs.
+INT_TEXT = re.compile(r"^[+-]?[0-9]+$")
+
+# X.509 limits the names in a certificate to 64 characters (ub-common-name, ub-organization-name); the provisioner
+# puts the project name in the root CA's CN and each org in the O of its participants' certificates. (Site names,
+# admin emails and the server's cn are checked with the project: plugins/module_utils/project.py.)
+CERT_NAME_MAX = 64
+PROJECT_NAMES = ("fl_project_name", "provisioning_project_name")
+ORG_NAMES = ("fl_server_org", "provisioning_server_org", "fl_org")
+SERVER_NAMES = ("fl_server_cn", "provisioning_server_cn")
 
 _TYPE_NAMES = {
     "str": "a string", "path": "a path (a string)", "int": "an int", "float": "a float",
@@ -306,6 +326,11 @@ def validate(name, value, option):
     if kind in ("int", "float") and isinstance(value, bool):
         return ["%s (on %s) must be %s: %s is not." % (name, _ON, _a_type(spec), shown)], value
     result = ArgumentSpecValidator({name: spec}).validate({name: value})
+    if not result.error_messages and kind == "int" and isinstance(value, float):
+        return ["%s (on %s) must be a whole number written as digits: %s is a float." % (name, _ON, shown)], value
+    if not result.error_messages and kind == "int" and isinstance(value, str) and not INT_TEXT.match(value):
+        return ["%s (on %s) must be a whole number written as digits: %s is a string that YAML did not read as a "
+                "number (write e.g. 1000000000, not 1e9)." % (name, _ON, shown)], value
     problems = []
     for error in result.errors:
         top = " found in " not in error.msg  # else the error is about one of its sub-options
@@ -345,16 +370,71 @@ def _path_problems(name, value, project):
                                                                          ABSOLUTE_PATHS[name])]
     if name in KIT_ROOTS:
         normal = os.path.normpath(value)
+        if normal.startswith("//"):
+            normal = "/" + normal.lstrip("/")
         parts = [part for part in normal.split("/") if part]
+        reason = system_folder_reason(normal)
         if len(parts) <= 1:
             what = "a top-level system folder"
         elif len(parts) == 2 and parts[0] == "home":
             what = "a home folder"
+        elif reason:
+            what = "a system folder (%s)" % reason.split("(", 1)[-1].rstrip(")")
         else:
             return []
         return ["%s (on %s) is %s, %s: give the project its own folder, e.g. /opt/clarafl/%s."
                 % (name, _ON, normal, what, project)]
     return []
+
+
+def _too_long(name, value, what):
+    if isinstance(value, str) and len(value) > CERT_NAME_MAX:
+        return ["%s (on %s) is %d characters: %s %s, over the %d characters a certificate allows; choose a shorter "
+                "one." % (name, _ON, len(value), what, show(name, value), CERT_NAME_MAX)]
+    return []
+
+
+def server_name_problem(value):
+    """Why VALUE cannot be the name the server is reached and certified by, or None: an IPv6 address (the engine's
+    clients and Docker's add-host take no IPv6 literal as a host name) or a name with a port or brackets."""
+    text = value.strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        address = None
+    if address is not None and address.version == 6:
+        return ("is an IPv6 address: the engine's clients and Docker's hosts entries cannot use an IPv6 literal as "
+                "the server's name; give the server a DNS name (or an IPv4 address)")
+    if ":" in text or "[" in text or "]" in text or "/" in text:
+        return "is not a host name (a name without port, brackets or slashes, e.g. fl-server.example.org)"
+    return None
+
+
+def name_problems(values):
+    """Problems of the names that end up in certificates and folder names, of one host's VALUES."""
+    problems = []
+    for name in PROJECT_NAMES:
+        problems.extend(_too_long(name, values.get(name), "the project name"))
+    for name in ORG_NAMES:
+        problems.extend(_too_long(name, values.get(name), "the org"))
+    policies = values.get("fl_org_policies")
+    if isinstance(policies, dict):
+        for org in sorted(str(k) for k in policies):
+            problems.extend(_too_long("fl_org_policies", org, "the org"))
+    for key in ("fl_admins", "fl_sites"):
+        entries = values.get(key)
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                who = entry.get("email") or entry.get("name")
+                problems.extend(_too_long(key, entry.get("org"), "the org of %s" % who))
+    for name in SERVER_NAMES:
+        value = values.get(name)
+        if isinstance(value, str) and value.strip():
+            why = server_name_problem(value)
+            if why:
+                problems.append("%s (on %s) is %s, which %s." % (name, _ON, show(name, value.strip()), why))
+    return problems
 
 
 def _project(values):
@@ -452,6 +532,7 @@ def _host_problems(values, option_of, known, strict, used_here, in_fl_admin, con
             path = value if isinstance(value, str) else converted
             found.extend(("error", p) for p in _path_problems(name, path, _project(values)))
     found.extend(("error", p) for p in _port_problems(values, checked))
+    found.extend(("error", p) for p in name_problems(values))
     if in_fl_admin:
         found.extend(("error", p) for p in _mmar_problems(values, checked, controller_exists))
     return found

@@ -121,7 +121,7 @@ def validate_project(spec):
                             % (cname, len(cname), CN_MAX))
         elif not NAME_RE.match(cname):
             problems.append("client name %r must be letters, digits, '.', '_' or '-'" % cname)
-        if cname == "server" or cname == cn:
+        if cname == cn:
             problems.append("client name %r collides with the server's kit: choose another" % cname)
         if not client.get("org"):
             problems.append("client %r has no org (its org in fl_sites, or fl_org)" % cname)

@@ -4,12 +4,20 @@
 """A folder the collection keeps a project's things in, and takes back: nothing else in it is touched.
 
 * ``claim``: create the folder (0700) when it is missing, and mark it as the project's
-  (``.clarafl-project``: the project, and whether the collection created the folder). A folder that
-  already exists keeps its owner and mode: it may be the user's.
-* ``release``: remove the named components (the project's own entries), then, with the marker, the
-  marker, and the folder itself only when it is empty and the collection created it. Without a marker
-  (a plain folder of the collection's, such as ``/var/lib/clarafl/<project>``), the folder goes only
-  when empty and ``remove_if_empty`` is asked.
+  (``.clarafl-project``: the project, whether the collection created the folder, and ``entries``, the
+  names of the entries the project makes in it). A folder that already exists keeps its owner and mode:
+  it may be the user's. The entries the project is about to make are recorded before they are made; an
+  entry of that name that is already there and not recorded is someone else's, and the claim is refused.
+* ``release``: remove the named components that the record says the project made (a user's file or
+  folder that only has a kit's name stays), then, with the marker, the marker, and the folder itself
+  only when it is empty and the collection created it. Without a marker (a plain folder of the
+  collection's, such as ``/var/lib/clarafl/<project>``), the folder goes only when empty and
+  ``remove_if_empty`` is asked; with ``record`` (a file the collection writes beside what it wrote, such
+  as a dataset folder's ``.clarafl-demo-data``), nothing is removed unless that file is there.
+
+A marker written before entries were recorded has no ``entries``: what the project made is then told by
+the records it wrote at the time (``.kits/<zip>.extracted`` for each extracted kit, the demo tool in
+``.demo``), and the next claim writes them into the marker.
 
 Both refuse ``/``, a top-level folder, a home directory (or a folder holding one) and a folder that
 another project's marker names, before anything is written or removed.
@@ -21,9 +29,11 @@ __metaclass__ = type
 
 import datetime
 import errno
+import fcntl
 import json
 import os
 import shutil
+import tempfile
 
 from ansible_collections.clarafl.federation.plugins.module_utils.host_check import (
     MARKER_NAME,
@@ -31,6 +41,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.host_check impo
     passwd_homes,
     protected_reason,
     read_marker,
+    recorded_entries,
 )
 
 
@@ -72,61 +83,126 @@ def _marker_of(path, project):
     return marker
 
 
-def plan_claim(path, project, marker=True, passwd=None):
-    """What claim would do: {path, create, mark, created}. Raises ProjectDirError when it must not."""
+def _top(name):
+    return os.path.normpath(name).split(os.sep)[0]
+
+
+def plan_claim(path, project, marker=True, passwd=None, entries=()):
+    """What claim would do: {path, create, mark, created, record}. Raises ProjectDirError when it must not.
+
+    entries: the names of the entries the project makes in the folder. Those not recorded yet are recorded
+    (record: the whole list to write); one that is already there without being recorded is the user's, or another
+    tool's, and refuses the claim before anything is written.
+    """
     path = _check_path(path, project, passwd)
     exists = os.path.isdir(path)
     if os.path.lexists(path) and not exists:
         raise ProjectDirError("%s exists and is not a folder: remove it or choose another folder" % path)
     current = _marker_of(path, project) if exists else None
+    names = [_top(_component_path(path, e)[len(path) + 1:]) for e in entries or ()]
+    ours = recorded_entries(path, current)
+    foreign = sorted(set(n for n in names if n not in ours and exists and os.path.lexists(os.path.join(path, n))))
+    if foreign:
+        raise ProjectDirError(
+            "%s holds %s, which project %s did not make (its record %s does not name %s): nothing was changed; move "
+            "%s away, or give the project a kit root of its own (fl_kit_root)"
+            % (path, ", ".join(foreign), project, os.path.join(path, MARKER_NAME),
+               "it" if len(foreign) == 1 else "them", "it" if len(foreign) == 1 else "them"))
+    wanted = sorted(ours | set(names))
+    record = None
+    if marker and (current is None or not isinstance(current.get("entries"), list) or set(names) - ours):
+        record = wanted
     return dict(path=path, create=not exists, mark=bool(marker) and current is None,
-                created=not exists if current is None else current.get("created") is True)
+                created=not exists if current is None else current.get("created") is True, record=record)
 
 
-def claim(path, project, marker=True, owner_uid=None, group_gid=None, passwd=None, now=None):
-    """Create and mark the folder as planned; returns the plan (with changed)."""
-    plan = plan_claim(path, project, marker, passwd)
+def _write_marker(path, body, replace):
+    """Write the marker atomically; without replace, the first marker stays (a racing claim's is kept)."""
+    fd, tmp = tempfile.mkstemp(prefix="%s." % MARKER_NAME, suffix=".tmp", dir=path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(body, sort_keys=True) + "\n")
+    try:
+        os.chmod(tmp, 0o600)
+        if replace:
+            os.rename(tmp, os.path.join(path, MARKER_NAME))
+            return True
+        try:
+            os.link(tmp, os.path.join(path, MARKER_NAME))
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+            return False
+        return True
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def _locked(path):
+    """An exclusive lock on the folder PATH (released when the returned descriptor is closed)."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def record_entries(path, project, entries):
+    """Rewrite the marker of PATH with ENTRIES as the names the project made there (sorted, atomically)."""
+    fd = _locked(path)
+    try:
+        current = _marker_of(path, project)
+        if current is None:
+            return
+        body = dict(current)
+        body["entries"] = sorted(set(str(e) for e in entries))
+        if body != current:
+            _write_marker(path, body, replace=True)
+    finally:
+        os.close(fd)
+
+
+def claim(path, project, marker=True, owner_uid=None, group_gid=None, passwd=None, now=None, entries=()):
+    """Create and mark the folder as planned, recording the entries the project is about to make there;
+    returns the plan (with changed)."""
+    plan = plan_claim(path, project, marker, passwd, entries)
     if plan["create"]:
         try:
             os.makedirs(plan["path"], 0o700)
         except OSError as exc:  # made meanwhile by another inventory host of this machine: not ours to mark
             if exc.errno != errno.EEXIST:
                 raise
-            plan = plan_claim(path, project, marker, passwd)
+            plan = plan_claim(path, project, marker, passwd, entries)
         else:
             os.chmod(plan["path"], 0o700)
             if owner_uid is not None or group_gid is not None:
                 os.chown(plan["path"], -1 if owner_uid is None else owner_uid, -1 if group_gid is None else group_gid)
     if plan["mark"]:
         stamp = (now or datetime.datetime.utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = json.dumps({"project": project, "created": plan["created"], "created_at": stamp}, sort_keys=True)
-        tmp = os.path.join(plan["path"], "%s.%d.tmp" % (MARKER_NAME, os.getpid()))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(body + "\n")
-        try:
-            os.link(tmp, os.path.join(plan["path"], MARKER_NAME))  # the first marker stays: never replaced
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
+        body = {"project": project, "created": plan["created"], "created_at": stamp,
+                "entries": plan["record"] or []}
+        if not _write_marker(plan["path"], body, replace=False):  # the first marker stays: never replaced
             plan["mark"] = False
-            _marker_of(plan["path"], project)
-        finally:
-            os.unlink(tmp)
-    plan["changed"] = plan["create"] or plan["mark"]
+            plan = dict(plan_claim(path, project, marker, passwd, entries), mark=False)
+    if plan["record"] is not None and not plan["mark"]:
+        record_entries(plan["path"], project, plan["record"])
+    plan["changed"] = plan["create"] or plan["mark"] or plan["record"] is not None
     return plan
 
 
 def plan_release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False,
-                 release_root=True):
-    """What release would do: {path, remove: [paths], unmark, remove_dir, kept: [entries left for others]}.
+                 release_root=True, record=None):
+    """What release would do: {path, remove: [paths], unmark, remove_dir, kept: [entries left for others],
+    entries: the marker's record once the removed entries are gone (None: unchanged)}.
+
+    Of the components, only those the marker records (or that lie inside a recorded entry, such as
+    .kits/<zip>) are removed: a user's file or folder named like a kit is kept. Without a marker (marker False)
+    the components are the collection's own files; with record (a file name), only when that file is there.
 
     purge: the folder is wholly the collection's (the provisioning workspace): it goes with all it holds.
     release_root: the project is done with the folder: its marker goes, and the folder too when it is then empty
     and the collection created it. False when other hosts of the machine may still have entries to remove.
     """
     path = _check_path(path, project, passwd)
-    plan = dict(path=path, remove=[], unmark=False, remove_dir=False, kept=[])
+    plan = dict(path=path, remove=[], unmark=False, remove_dir=False, kept=[], entries=None)
     if not os.path.isdir(path):
         return plan
     if purge:
@@ -137,6 +213,15 @@ def plan_release(path, project, components=(), marker=True, remove_if_empty=Fals
         return plan
     current = _marker_of(path, project) if marker else None
     targets = [_component_path(path, name) for name in components]
+    if marker:
+        ours = recorded_entries(path, current)
+        targets = [t for t in targets if _top(t[len(path) + 1:]) in ours]
+        if current is not None and isinstance(current.get("entries"), list):
+            gone_tops = set(t[len(path) + 1:] for t in targets if os.sep not in t[len(path) + 1:])
+            if gone_tops & ours:
+                plan["entries"] = sorted(ours - gone_tops)
+    elif record and not os.path.isfile(_component_path(path, record)):
+        targets = []
     plan["remove"] = [t for t in targets if os.path.lexists(t)]
     gone = set(plan["remove"])
     # Parents of removed components (a kit's .kits/<zip>) that nothing else keeps go too.
@@ -171,11 +256,13 @@ def _remove(target):
 
 
 def release(path, project, components=(), marker=True, remove_if_empty=False, passwd=None, purge=False,
-            release_root=True):
+            release_root=True, record=None):
     """Remove what plan_release says; returns the plan (with changed)."""
-    plan = plan_release(path, project, components, marker, remove_if_empty, passwd, purge, release_root)
+    plan = plan_release(path, project, components, marker, remove_if_empty, passwd, purge, release_root, record)
     for target in plan["remove"]:
         _remove(target)
+    if plan["entries"] is not None and not plan["unmark"]:
+        record_entries(plan["path"], project, plan["entries"])
     if plan["unmark"]:
         _remove(os.path.join(plan["path"], MARKER_NAME))
     if plan["remove_dir"]:

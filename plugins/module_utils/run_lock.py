@@ -9,6 +9,14 @@ it. The file is created with O_CREAT|O_EXCL, so of two runs that race for a free
 one wins. A file that cannot be parsed (empty, garbled) is held by an unknown run and is only
 replaced when the caller steals the lock.
 
+The lock file also holds, written on the host that keeps it (so that one clock is compared with
+itself): ``heartbeat``, when the holder last said it is alive (acquire, then heartbeat()), and
+``expires_after``, how many seconds without a heartbeat make the lock expire. Whether the run
+holding a lock is still going can only be told on its own controller (its ansible-playbook pid);
+a lock of another controller (an AWX job runs in a container of its own) is taken over once it
+has expired. A long run keeps its lock with heartbeat(path, holder). Folders that acquire had
+to create for the lock are listed in ``made_dirs`` and removed by release when they are empty.
+
 The functions that describe a run of this controller (new_holder, playbook_pid, holder_stale)
 take the /proc root and the host name as parameters, so tests can give fake ones.
 """
@@ -17,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import errno
 import json
 import os
@@ -24,6 +33,11 @@ import tempfile
 import time
 
 HOLDER_KEYS = ("token", "controller", "pid", "user", "playbook", "started")
+# Kept by the lock file itself, beside the holder's keys.
+LOCK_KEYS = ("heartbeat", "expires_after", "made_dirs")
+# A lock of another controller that has not heard from its run for this long is taken over.
+DEFAULT_EXPIRY = 3600
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 PLAYBOOK_COMMAND = "ansible-playbook"
@@ -85,8 +99,48 @@ def _clean(holder):
     return dict((key, holder.get(key)) for key in HOLDER_KEYS)
 
 
-def _encode(holder):
-    return (json.dumps(_clean(holder), sort_keys=True) + "\n").encode("utf-8")
+def _encode(holder, now=None, expiry=None, made_dirs=()):
+    """The lock file's bytes: the holder, stamped with a heartbeat of now and its expiry."""
+    data = _clean(holder)
+    data["heartbeat"] = utc_now(now)
+    data["expires_after"] = int(DEFAULT_EXPIRY if expiry is None else expiry)
+    data["made_dirs"] = sorted(set(made_dirs or ()), key=len, reverse=True)
+    return (json.dumps(data, sort_keys=True) + "\n").encode("utf-8")
+
+
+def parse_time(text):
+    """Seconds since the epoch of a YYYY-MM-DDTHH:MM:SSZ time; None when it is not one."""
+    try:
+        return calendar.timegm(time.strptime(str(text), TIME_FORMAT))
+    except (TypeError, ValueError):
+        return None
+
+
+def expires_at(existing):
+    """When a lock expires, in seconds since the epoch; None for a lock that never does (no expiry recorded,
+    an expiry of 0, or a lock that cannot be read)."""
+    if not isinstance(existing, dict) or existing.get("unreadable"):
+        return None
+    try:
+        after = int(existing.get("expires_after") or 0)
+    except (TypeError, ValueError):
+        return None
+    last = parse_time(existing.get("heartbeat")) or parse_time(existing.get("started"))
+    if after <= 0 or last is None:
+        return None
+    return last + after
+
+
+def expired(existing, holder=None, now=None):
+    """Whether the lock EXISTING has gone without a heartbeat past its expiry.
+
+    Only for a run of another controller than HOLDER's (the run asking): a run of the same controller is
+    told alive or over by its ansible-playbook pid (holder_stale), never by the clock.
+    """
+    if holder and existing and holder.get("controller") and existing.get("controller") == holder.get("controller"):
+        return False
+    deadline = expires_at(existing)
+    return deadline is not None and (time.time() if now is None else now) >= deadline
 
 
 def _fsync_dir(path):
@@ -103,7 +157,9 @@ def _fsync_dir(path):
 
 
 def ensure_parent(path):
-    """Create the missing folders above path, each with mode 0700; existing folders are left alone."""
+    """Create the missing folders above path, each with mode 0700; existing folders are left alone.
+
+    Returns the folders it created."""
     parent = os.path.dirname(os.path.abspath(path))
     missing = []
     while parent and not os.path.isdir(parent):
@@ -118,8 +174,10 @@ def ensure_parent(path):
         except OSError as exc:
             if exc.errno != errno.EEXIST or not os.path.isdir(folder):
                 raise RunLockError("cannot create the folder %s of the run lock: %s" % (folder, exc.strerror or exc))
+            missing.remove(folder)
             continue  # created meanwhile by a racing run: not ours to chmod
         os.chmod(folder, DIR_MODE)  # the umask may have taken bits away
+    return missing
 
 
 def _write_fd(fd, data):
@@ -173,12 +231,12 @@ def _replace(path, data):
     _fsync_dir(folder)
 
 
-def _result(acquired, changed, holder, held_by_other, stolen_from=None):
+def _result(acquired, changed, holder, held_by_other, stolen_from=None, expired_lock=False):
     return {"acquired": acquired, "changed": changed, "holder": holder, "held_by_other": held_by_other,
-            "stolen_from": stolen_from}
+            "stolen_from": stolen_from, "expired": expired_lock}
 
 
-def check(path, holder, steal=False, settle=0.5):
+def check(path, holder, steal=False, settle=0.5, now=None):
     """What acquire would do, without writing anything (check mode)."""
     token = _clean(holder)["token"]
     existing = read(path, settle=settle)
@@ -186,37 +244,74 @@ def check(path, holder, steal=False, settle=0.5):
         return _result(True, True, None, False)
     if _is_ours(existing, token):
         return _result(True, False, existing, False)
-    if steal:
-        return _result(True, True, existing, True, stolen_from=existing)
+    gone = expired(existing, holder, now)
+    if steal or gone:
+        return _result(True, True, existing, True, stolen_from=existing, expired_lock=gone and not steal)
     return _result(False, False, existing, True)
 
 
-def acquire(path, holder, steal=False, settle=0.5):
+def _missing_dirs(path):
+    """The folders above path that do not exist yet, deepest first."""
+    missing = []
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.isdir(parent):
+        missing.append(parent)
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    return missing
+
+
+def acquire(path, holder, steal=False, settle=0.5, expiry=None, now=None):
     """Take the lock at path for holder.
 
-    Returns {acquired, changed, holder, held_by_other, stolen_from}:
-    * a free lock is created (acquired, changed; holder None);
+    Returns {acquired, changed, holder, held_by_other, stolen_from, expired}:
+    * a free lock is created (acquired, changed; holder None), with a heartbeat of now and the given expiry
+      (seconds without a heartbeat after which another controller's run may take it; default DEFAULT_EXPIRY,
+      0 for never);
     * a lock with holder's token is already ours (acquired, not changed; holder: the one in the file);
     * a lock of another run (or unreadable) is refused (not acquired; holder: the other run), unless
-      steal, then it is replaced atomically (acquired, changed; stolen_from: the other run).
+      steal, or the lock is another controller's and has expired (expired), then it is replaced atomically
+      (acquired, changed; stolen_from: the other run).
+    Nothing is created for a refused lock: the folders above path are made only for a lock that is taken, and
+    recorded in the file (made_dirs) so that release removes them again when they are empty.
     Raises RunLockError when the file cannot be read or written, ValueError for a holder without token.
     """
-    data = _encode(holder)
     token = _clean(holder)["token"]
-    ensure_parent(path)
     for _attempt in range(5):
-        if _create(path, data):
-            return _result(True, True, None, False)
         existing = read(path, settle=settle)
         if existing is None:
-            continue  # released between our create and our read: try again
+            made = ensure_parent(path) if _missing_dirs(path) else []
+            if _create(path, _encode(holder, now, expiry, made)):
+                return _result(True, True, None, False)
+            continue  # another run was first: look again
         if _is_ours(existing, token):
             return _result(True, False, existing, False)
-        if not steal:
+        gone = expired(existing, holder, now)
+        if not (steal or gone):
             return _result(False, False, existing, True)
-        _replace(path, data)
-        return _result(True, True, existing, True, stolen_from=existing)
+        _replace(path, _encode(holder, now, expiry, existing.get("made_dirs") or ()))
+        return _result(True, True, existing, True, stolen_from=existing, expired_lock=gone and not steal)
     raise RunLockError("the run lock %s keeps appearing and disappearing; try again" % path)
+
+
+def heartbeat(path, holder, settle=0.5, now=None):
+    """Say that the run holding the lock at path is alive: its heartbeat becomes now.
+
+    For a long run (a training followed for hours) to call every few minutes, so that its lock does not expire.
+    holder is the run's holder dictionary (only its token is compared). Returns {refreshed, holder}: refreshed is
+    False, and nothing is written, when there is no lock or another run holds it (holder: that run, or None) -
+    the caller's lock was taken over or broken (playbooks/stop.yml) and it should say so and stop.
+    Raises RunLockError when the file cannot be read or written, ValueError for a holder without token.
+    """
+    token = _clean(holder)["token"]
+    existing = read(path, settle=settle)
+    if existing is None or not _is_ours(existing, token):
+        return {"refreshed": False, "holder": existing}
+    mine = dict(existing)
+    _replace(path, _encode(mine, now, existing.get("expires_after"), existing.get("made_dirs") or ()))
+    return {"refreshed": True, "holder": existing}
 
 
 def release(path, token, settle=0.5):
@@ -237,7 +332,21 @@ def release(path, token, settle=0.5):
             return {"released": False, "changed": False, "holder": existing, "held_by_other": False}
         raise RunLockError("cannot remove the run lock %s: %s" % (path, exc.strerror or exc))
     _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    _remove_made_dirs(path, existing.get("made_dirs"))
     return {"released": True, "changed": True, "holder": existing, "held_by_other": False}
+
+
+def _remove_made_dirs(path, made_dirs):
+    """Remove the folders the lock created above path (deepest first) while they are empty."""
+    above = os.path.dirname(os.path.abspath(path))
+    for folder in sorted(set(made_dirs or ()), key=len, reverse=True):
+        folder = str(folder)
+        if not (above == folder or above.startswith(folder.rstrip("/") + "/")):
+            continue  # only folders above the lock itself
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return  # not empty (the project's workspace, another project), or gone: the rest stays
 
 
 def describe(holder):
@@ -262,6 +371,10 @@ def describe(holder):
         parts.append("(%s)" % ", ".join(details))
     if holder.get("started"):
         parts.append("since %s" % holder["started"])
+    deadline = expires_at(holder)
+    if deadline is not None:
+        parts.append("(last heartbeat %s; the lock expires at %s without another)"
+                     % (holder.get("heartbeat") or holder.get("started"), utc_now(deadline)))
     return " ".join(parts)
 
 
@@ -322,7 +435,7 @@ def playbook_pid(proc_root="/proc", start=None, fallback=None):
 
 def utc_now(now=None):
     """UTC time as YYYY-MM-DDTHH:MM:SSZ."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+    return time.strftime(TIME_FORMAT, time.gmtime(time.time() if now is None else now))
 
 
 def new_holder(playbook, token, controller, pid, user, now=None):

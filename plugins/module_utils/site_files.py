@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import json
 import os
 
 CERT_PATH = os.path.join("startup", "client.crt")
@@ -102,3 +103,27 @@ def departed_kits(kit_root, keep):
                   if n not in keep and not n.startswith(".") and os.path.isfile(os.path.join(kit_root, n, CERT_PATH))
                   and os.path.isfile(os.path.join(kit_root, n, CONNECTION_PATH))
                   and os.path.isfile(os.path.join(kit_root, ".kits", n + ".zip.extracted")))
+
+
+DEMO_RECORDS = os.path.join(".demo", "records")
+
+
+def departed_demo_data(kit_root, names):
+    """[{site, dataset_dir, record}] of the departed sites NAMES whose demo data share the collection wrote, by the
+    record the demo tool kept of where it went (<kit_root>/.demo/records/<site>.json); a site without a record (its
+    data is the user's, or was written before records were kept) has none."""
+    out = []
+    for name in sorted(set(names or [])):
+        path = os.path.join(kit_root, DEMO_RECORDS, "%s.json" % name)
+        text = _read_marker(path)
+        try:
+            record = json.loads(text) if text else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or record.get("site") != name:
+            continue
+        dataset_dir = record.get("dataset_dir")
+        if isinstance(dataset_dir, str) and dataset_dir.startswith("/"):
+            out.append({"site": name, "dataset_dir": dataset_dir,
+                        "record": os.path.join(DEMO_RECORDS, "%s.json" % name)})
+    return out

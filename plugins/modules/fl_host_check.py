@@ -29,7 +29,17 @@ description:
   - Every port of O(ports) must be free on the host - no TCP socket listening on it, on any local address (the FL
     server uses host networking) - or held only by processes of O(allowed_containers). Listeners are read from
     C(/proc/net/tcp) and C(/proc/net/tcp6), and mapped to processes through C(/proc/<pid>/fd).
-  - Never changes anything; always returns C(changed=false).
+  - The GPUs of O(gpus) - those the machine's sites ask for - must be listed by C(nvidia-smi -L), and the Docker
+    engine must have the nvidia runtime.
+  - With O(lock), once this host has no problem, the module takes the project's run lock there (see
+    M(clarafl.federation.fl_run_lock), whose functions it shares); a lock another run holds is one more problem,
+    naming that run. The first play of C(site.yml) so checks each machine and takes the lock in one call per machine.
+    The module's action plugin, on the controller, takes over a lock left by a run of this controller that is over,
+    and says so.
+  - Run with become, the call itself says whether Ansible can become root on the host (RV(uid)); with
+    O(checks=false) it does nothing else (the inventory's own check found problems, and the host's checks would read
+    bad values).
+  - Changes nothing but the run lock; returns C(changed=false).
 options:
   project:
     description: The project's name.
@@ -92,6 +102,55 @@ options:
     type: list
     elements: str
     default: []
+  allowed_container_names:
+    description:
+      - Names of containers (the project's own FL server) whose processes may hold O(ports), looked up in the Docker
+        engine when it answers (a host without one runs none of them).
+    type: list
+    elements: str
+    default: []
+  gpus:
+    description: The GPUs the machine's sites ask for.
+    type: dict
+    suboptions:
+      sites:
+        description: The sites that ask for GPUs; none, no GPU check.
+        type: list
+        elements: str
+        default: []
+      devices:
+        description: V(all), or the device ids the sites ask for.
+        type: raw
+        default: all
+      host:
+        description: The machine, as the problem sentence names it (its inventory name).
+        type: str
+  lock:
+    description:
+      - The project's run lock to take on this host once it has no problem. Nothing is taken in check mode, with
+        problems, or without it.
+    type: dict
+    suboptions:
+      path:
+        description: The lock file.
+        type: path
+        required: true
+      holder:
+        description: This run, as the P(clarafl.federation.run_holder#filter) filter makes it.
+        type: dict
+        required: true
+      steal:
+        description: Take the lock whoever holds it (a stale lock, or C(stop.yml)).
+        type: bool
+        default: false
+      expiry:
+        description: Seconds without a heartbeat after which another controller's lock is taken over (V(0) never).
+        type: int
+        default: 3600
+  checks:
+    description: V(false) runs no check and takes no lock; the call only says that Ansible became root (RV(uid)).
+    type: bool
+    default: true
   fail_on_problems:
     description: Fail, with every problem in the message, when there is any; for standalone use.
     type: bool
@@ -211,11 +270,94 @@ hostname:
   returned: always
   type: str
   sample: gpu-node-1
+uid:
+  description: The user id the module ran as (0 when Ansible became root).
+  returned: always
+  type: int
+  sample: 0
+lock:
+  description:
+    - What became of O(lock) - C(acquired), C(held_by_other), C(holder) (the other run, or V(null)), C(stolen_from),
+      C(expired), C(msg) (a takeover, or the refusal) - or V(null) when no lock was asked for or taken.
+  returned: always
+  type: dict
+  sample: {acquired: true, held_by_other: false, holder: null, stolen_from: null, expired: false}
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.clarafl.federation.plugins.module_utils.host_check import host_check
+from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk import (
+    DockerException,
+    DockerUnavailable,
+    NotFound,
+    connect,
+)
+from ansible_collections.clarafl.federation.plugins.module_utils.host_check import gpu_problems, host_check
+from ansible_collections.clarafl.federation.plugins.module_utils.run_lock import RunLockError, acquire, describe
+
+REFUSAL = ("Another run holds the lock of this project: %s. Wait for it to finish; if no run is going on (the holder "
+           "died), clear the stale lock with -e fl_run_lock_steal=true or remove %s.")
+
+
+def _docker():
+    """A Docker client, or the sentence that says why there is none."""
+    try:
+        return connect(timeout=10)
+    except DockerUnavailable as exc:
+        return str(exc)
+
+
+def container_ids(client, names):
+    """The ids of the containers NAMES that exist (a host without a Docker engine runs none)."""
+    ids = []
+    if isinstance(client, str):
+        return ids
+    for name in names:
+        try:
+            ids.append(client.containers.get(name).id)
+        except (NotFound, DockerException):
+            continue
+    return ids
+
+
+def nvidia_smi(module):
+    """(rc, stdout, stderr) of `nvidia-smi -L`; rc 127 when it is not installed."""
+    path = module.get_bin_path("nvidia-smi")
+    if not path:
+        return 127, "", "nvidia-smi is not installed"
+    return module.run_command([path, "-L"])
+
+
+def runtimes(client):
+    """The Docker engine's runtimes and CDI spec folders (words), or why they cannot be read."""
+    if isinstance(client, str):
+        return client
+    try:
+        info = client.info()
+    except DockerException as exc:
+        return "the Docker engine does not answer: %s" % exc
+    return list((info.get("Runtimes") or {}).keys()) + list(info.get("CDISpecDirs") or [])
+
+
+def take_lock(lock):
+    """The run lock taken for this run: (lock result, problem or None)."""
+    try:
+        outcome = acquire(lock["path"], lock["holder"], steal=lock["steal"], expiry=lock["expiry"])
+    except (RunLockError, ValueError) as exc:
+        return dict(acquired=False, held_by_other=False, holder=None, stolen_from=None, expired=False,
+                    msg=str(exc)), "the run lock cannot be taken: %s" % exc
+    result = dict(acquired=outcome["acquired"], held_by_other=outcome["held_by_other"], holder=outcome["holder"],
+                  stolen_from=outcome["stolen_from"], expired=outcome["expired"], msg=None)
+    if not outcome["acquired"]:
+        result["msg"] = REFUSAL % (describe(outcome["holder"]), lock["path"])
+        return result, result["msg"]
+    if outcome["stolen_from"] is not None:
+        why = (" (it had expired: no heartbeat from its run, on another controller, within its expiry)"
+               if outcome["expired"] else "")
+        result["msg"] = "Took over the run lock %s from %s%s." % (lock["path"], describe(outcome["stolen_from"]), why)
+    return result, None
 
 
 def main():
@@ -235,11 +377,28 @@ def main():
                 needed_by=dict(type="str", default="the FL server"),
             )),
             allowed_containers=dict(type="list", elements="str", default=[]),
+            allowed_container_names=dict(type="list", elements="str", default=[]),
+            gpus=dict(type="dict", options=dict(
+                sites=dict(type="list", elements="str", default=[]),
+                devices=dict(type="raw", default="all"),
+                host=dict(type="str"),
+            )),
+            lock=dict(type="dict", no_log=False, options=dict(
+                path=dict(type="path", required=True),
+                holder=dict(type="dict", required=True, no_log=False),
+                steal=dict(type="bool", default=False),
+                expiry=dict(type="int", default=3600),
+            )),
+            checks=dict(type="bool", default=True),
             fail_on_problems=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    if not p["checks"]:
+        module.exit_json(changed=False, problems=[], listeners=[], hostname="", uid=os.geteuid(), lock=None,
+                         kit_root_exists=False, kit_root_marker=None, kit_root_created_by_collection=False,
+                         kit_root_foreign_entries=[])
     if not p["project"]:
         module.fail_json(msg="project must not be empty")
     bad_ports = [str(x["port"]) for x in p["ports"] if not 0 < x["port"] < 65536]
@@ -248,9 +407,22 @@ def main():
     short = [c for c in p["allowed_containers"] if len(c) < 12]
     if short:
         module.fail_json(msg="allowed_containers needs ids of at least 12 characters; got %s" % ", ".join(short))
+    gpus = p["gpus"] or {}
+    client = _docker() if p["allowed_container_names"] or gpus.get("sites") else None
+    allowed = list(p["allowed_containers"]) + container_ids(client, p["allowed_container_names"])
     result = host_check(p["project"], kit_root=p["kit_root"], kit_components=p["kit_components"], paths=p["paths"],
-                        ports=p["ports"], allowed_containers=p["allowed_containers"])
-    result["changed"] = False
+                        ports=p["ports"], allowed_containers=allowed)
+    if gpus.get("sites"):
+        devices = gpus.get("devices")
+        devices = "all" if devices in ("all", None) else [str(d) for d in (devices or [])]
+        result["problems"].extend(gpu_problems(gpus["sites"], devices, gpus.get("host") or result["hostname"],
+                                               nvidia_smi(module), runtimes(client)))
+    result.update(changed=False, uid=os.geteuid(), lock=None)
+    if p["lock"] and not result["problems"] and not module.check_mode:
+        result["lock"], refusal = take_lock(p["lock"])
+        result["changed"] = False  # bookkeeping of the run, not a change to the host
+        if refusal:
+            result["problems"].append(refusal)
     if p["fail_on_problems"] and result["problems"]:
         module.fail_json(msg="%d problem(s) on this host: %s" % (len(result["problems"]), " ".join(
             "(%d) %s" % (i + 1, text) for i, text in enumerate(result["problems"]))), **result)

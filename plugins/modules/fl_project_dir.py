@@ -17,7 +17,11 @@ description:
   - With O(state=present), creates the folder (mode C(0700)) when it is missing and marks it as the project's with
     a file C(.clarafl-project) that names the project and says whether the collection created the folder. A folder
     that exists already keeps its owner, mode and contents - it may be the user's.
-  - With O(state=absent), removes the O(components) (the project's own entries in the folder), then (with
+  - The marker records the O(entries) the project makes in the folder, before they are made. An entry of that name
+    that is already there and that the record does not name is someone else's - the claim is refused, naming it,
+    and nothing is written.
+  - With O(state=absent), removes those of the O(components) that the marker records (the project's own entries
+    in the folder; a user's file or folder that only has the name of one is kept), then (with
     O(release=true)) the marker, and the folder itself only when it is then empty and the collection created it (or,
     for a folder without a marker, when O(remove_if_empty) is set). Everything else in the folder is left alone and
     listed in RV(kept).
@@ -40,10 +44,27 @@ options:
   components:
     description:
       - Names of the project's entries in the folder, relative to it (e.g. V(server), V(org1-a), V(.kits/org1-a.zip)),
-        removed with O(state=absent). Folders that only held removed components are removed too.
+        removed with O(state=absent) when the marker records them (or the entry they lie in). Folders that only held
+        removed components are removed too.
+      - With O(marker=false) there is no record to read, and the components are removed as named - only for files of
+        the collection's own, see O(record).
     type: list
     elements: str
     default: []
+  entries:
+    description:
+      - With O(state=present), the names of the entries the project makes in the folder (e.g. V(server), V(org1-a),
+        V(.kits)), recorded in the marker before they are made.
+      - A marker written by an earlier version, without this record, is read by the records written at the time
+        (C(.kits/<zip>.extracted) of each extracted kit, the demo tool in C(.demo)) and completed.
+    type: list
+    elements: str
+    default: []
+  record:
+    description:
+      - With O(state=absent) and O(marker=false), a file the collection wrote beside the O(components) (a dataset
+        folder's C(.clarafl-demo-data)) - nothing is removed unless it is there.
+    type: str
   marker:
     description: Whether the folder carries the project marker (kit roots do; the collection's own folders need none).
     type: bool
@@ -90,6 +111,13 @@ EXAMPLES = r"""
   clarafl.federation.fl_project_dir:
     path: /opt/clarafl/clarafl_prod
     project: clarafl_prod
+  become: true
+
+- name: Claim the kit root, recording the entries the project makes there
+  clarafl.federation.fl_project_dir:
+    path: /opt/clarafl/clarafl_prod
+    project: clarafl_prod
+    entries: [server, .kits]
   become: true
 
 - name: Take back the kits, and the kit root when nothing else is in it
@@ -158,6 +186,8 @@ def main():
             project=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             components=dict(type="list", elements="str", default=[]),
+            entries=dict(type="list", elements="str", default=[]),
+            record=dict(type="str"),
             marker=dict(type="bool", default=True),
             remove_if_empty=dict(type="bool", default=False),
             purge=dict(type="bool", default=False),
@@ -179,18 +209,18 @@ def main():
             except KeyError as exc:
                 module.fail_json(msg="no such user or group on this host: %s" % exc)
             if module.check_mode:
-                plan = plan_claim(p["path"], p["project"], p["marker"])
-                plan["changed"] = plan["create"] or plan["mark"]
+                plan = plan_claim(p["path"], p["project"], p["marker"], entries=p["entries"])
+                plan["changed"] = plan["create"] or plan["mark"] or plan["record"] is not None
             else:
-                plan = claim(p["path"], p["project"], p["marker"], owner_uid=uid, group_gid=gid)
+                plan = claim(p["path"], p["project"], p["marker"], owner_uid=uid, group_gid=gid, entries=p["entries"])
             module.exit_json(changed=plan["changed"], path=plan["path"], created=plan["created"])
         if module.check_mode:
             plan = plan_release(p["path"], p["project"], p["components"], p["marker"], p["remove_if_empty"],
-                                purge=p["purge"], release_root=p["release"])
+                                purge=p["purge"], release_root=p["release"], record=p["record"])
             plan["changed"] = bool(plan["remove"] or plan["unmark"] or plan["remove_dir"])
         else:
             plan = release(p["path"], p["project"], p["components"], p["marker"], p["remove_if_empty"],
-                           purge=p["purge"], release_root=p["release"])
+                           purge=p["purge"], release_root=p["release"], record=p["record"])
         module.exit_json(changed=plan["changed"], path=plan["path"], removed=plan["remove"],
                          removed_dir=plan["remove_dir"], kept=plan["kept"])
     except ProjectDirError as exc:

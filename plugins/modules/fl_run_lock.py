@@ -22,13 +22,20 @@ description:
     fails naming the other run - when another run holds it, unless O(steal=true).
   - A lock file that cannot be parsed (empty or garbled) counts as held by an unknown run.
   - With O(state=absent) the lock is removed when it holds the token of O(holder); a lock of another run is left
-    alone and reported in RV(holder).
+    alone and reported in RV(holder). The folders the lock had to create are removed with it when they are empty,
+    so that a run refused later on leaves nothing behind for a project that never existed.
+  - With O(state=heartbeat) the lock's heartbeat becomes now, when it holds the token of O(holder); the module fails
+    when another run holds it (it was taken over or broken) or it is gone.
+  - The lock file records when its holder last said it is alive (C(heartbeat), on the lock host's clock) and
+    O(expiry). A lock of another controller (one whose run this controller cannot look at, such as an AWX job in a
+    container of its own) that has had no heartbeat for O(expiry) seconds is taken over, and the result says so.
+  - A refused lock creates nothing (no lock file, no folder).
   - The lock is bookkeeping; the module reports C(changed) when it writes or removes the file.
   - Use the P(clarafl.federation.run_holder#filter) filter to build O(holder) once per run.
   - The module's action plugin runs on the controller, the only place that can tell whether the run holding a lock
     is still going - P(clarafl.federation.run_lock_stale#filter). A lock left by a run of this controller that is
     over is taken over (the result has RV(stolen_from) and a C(msg) that says so); a lock of another controller's
-    run is only taken with O(steal=true).
+    run is only taken once it has expired, or with O(steal=true).
 options:
   path:
     description: The lock file.
@@ -38,9 +45,16 @@ options:
     description:
       - V(present) takes the lock for O(holder).
       - V(absent) releases it when it holds the token of O(holder).
+      - V(heartbeat) says that the run holding it is alive.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, heartbeat]
     default: present
+  expiry:
+    description:
+      - With O(state=present), the seconds without a heartbeat after which a run of another controller may take the
+        lock over. V(0) for never (then only O(steal=true) takes it).
+    type: int
+    default: 3600
   holder:
     description:
       - The run that takes or releases the lock. With O(state=absent) only its C(token) is used.
@@ -175,10 +189,12 @@ description:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.clarafl.federation.plugins.module_utils.run_lock import (
+    DEFAULT_EXPIRY,
     RunLockError,
     acquire,
     check,
     describe,
+    heartbeat,
     release,
 )
 
@@ -197,21 +213,41 @@ def refusal_message(holder, path):
             "died), clear the stale lock with -e fl_run_lock_steal=true or remove %s." % (describe(holder), path))
 
 
+def takeover_message(path, holder, check_mode, gone):
+    why = " (it had expired: no heartbeat from its run, on another controller, within its expiry)" if gone else ""
+    verb = "Would take over" if check_mode else "Took over"
+    return "%s the run lock %s from %s%s." % (verb, path, describe(holder), why)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
+            state=dict(type="str", choices=["present", "absent", "heartbeat"], default="present"),
             holder=dict(type="dict", required=True, options=HOLDER_SPEC),
             steal=dict(type="bool", default=False),
+            expiry=dict(type="int", default=DEFAULT_EXPIRY),
         ),
         supports_check_mode=True,
     )
     p = module.params
     holder = p["holder"]
     result = dict(changed=False, acquired=False, released=False, held_by_other=False, holder=None,
-                  stolen_from=None, description=None)
+                  stolen_from=None, description=None, expired=False, refreshed=False)
+    if p["expiry"] < 0:
+        module.fail_json(msg="expiry must be 0 (never) or a number of seconds, got %d" % p["expiry"], **result)
     try:
+        if p["state"] == "heartbeat":
+            if not module.check_mode:
+                outcome = heartbeat(p["path"], holder)
+                result.update(changed=outcome["refreshed"], refreshed=outcome["refreshed"], holder=outcome["holder"],
+                              held_by_other=outcome["holder"] is not None and not outcome["refreshed"])
+                if not outcome["refreshed"]:
+                    module.fail_json(msg="This run no longer holds the run lock %s: %s." % (
+                        p["path"], ("another run took it over: %s" % describe(outcome["holder"]))
+                        if outcome["holder"] else "it was removed (broken by playbooks/stop.yml, or by hand)"),
+                        **result)
+            module.exit_json(**result)
         if p["state"] == "absent":
             if not module.check_mode:
                 outcome = release(p["path"], holder["token"])
@@ -221,9 +257,10 @@ def main():
             if module.check_mode:
                 outcome = check(p["path"], holder, steal=p["steal"])
             else:
-                outcome = acquire(p["path"], holder, steal=p["steal"])
+                outcome = acquire(p["path"], holder, steal=p["steal"], expiry=p["expiry"])
             result.update(changed=outcome["changed"], acquired=outcome["acquired"], holder=outcome["holder"],
-                          held_by_other=outcome["held_by_other"], stolen_from=outcome["stolen_from"])
+                          held_by_other=outcome["held_by_other"], stolen_from=outcome["stolen_from"],
+                          expired=outcome["expired"])
     except (RunLockError, ValueError) as exc:
         module.fail_json(msg=str(exc), **result)
     if result["holder"] is not None:
@@ -233,8 +270,7 @@ def main():
             module.fail_json(msg=refusal_message(result["holder"], p["path"]), **result)
         result["msg"] = refusal_message(result["holder"], p["path"])
     elif result["stolen_from"] is not None:
-        result["msg"] = "%s the run lock %s from %s." % (
-            "Would take over" if module.check_mode else "Took over", p["path"], describe(result["stolen_from"]))
+        result["msg"] = takeover_message(p["path"], result["stolen_from"], module.check_mode, result["expired"])
     module.exit_json(**result)
 
 

@@ -101,6 +101,24 @@ departed:
   type: list
   elements: str
   sample: [org3]
+departed_demo_data:
+  description:
+    - The demo data shares the collection wrote for the sites of RV(departed), by the record the demo tool kept of
+      where each went (C(<kit_root>/.demo/records/<site>.json)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    site:
+      description: The departed site.
+      type: str
+    dataset_dir:
+      description: The folder its share was written to.
+      type: str
+    record:
+      description: The record's path, relative to O(kit_root).
+      type: str
+  sample: [{site: org3, dataset_dir: /var/lib/clarafl/p/data/org3, record: .demo/records/org3.json}]
 sites:
   description: One entry per site, by name.
   returned: always
@@ -133,6 +151,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.clarafl.federation.plugins.module_utils.site_files import (
     SiteFilesError,
+    departed_demo_data,
     departed_kits,
     site_files,
 )
@@ -160,7 +179,8 @@ def main():
     except SiteFilesError as exc:
         module.fail_json(msg=str(exc))
     departed = departed_kits(module.params["kit_root"], module.params["keep"]) if module.params["kit_root"] else []
-    module.exit_json(changed=False, sites=found, departed=departed)
+    demo = departed_demo_data(module.params["kit_root"], departed) if departed else []
+    module.exit_json(changed=False, sites=found, departed=departed, departed_demo_data=demo)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,81 @@ def run_playbook(playbook, inventory=None, extra_vars=None, args=(), env=None, c
     cmd, cwd, full_env = ansible_command(playbook, inventory, extra_vars, args, env, collection)
     proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, env=full_env, timeout=1800, check=False)
+    if proc.returncode != 0 and inventory in FEDERATIONS:
+        # The engine's logs as they are now: a test may tear its federation down before it fails.
+        tails = engine_log_tails(*FEDERATIONS[inventory])
+        if tails:
+            SNAPSHOTS.append("after %s (rc=%d):\n%s" % (os.path.basename(playbook), proc.returncode, tails))
     return PlaybookRun(proc)
+
+
+# --- the engine's logs, for a test that fails -------------------------------------------------------------------
+# CI keeps the end of tests/output/integration.log: a failed test's report ends with the tail of every engine log of
+# the federations it used (each component's <kit root>/<component>/log.txt and `docker logs` of the project's
+# containers), and the same goes to tests/output/engine-logs.txt, whose end tests/run-all.sh prints in its summary.
+ENGINE_LOG_LINES = int(os.environ.get("CLARAFL_TEST_LOG_LINES", "40"))
+ENGINE_LOG_FILE = os.path.join(REPO, "tests", "output", "engine-logs.txt")
+FEDERATIONS = {}  # inventory path -> (project, kit root), for every federation a test wrote
+SNAPSHOTS = []  # the logs taken when a playbook failed during the current test
+
+
+def _tail(lines, count):
+    return lines[-count:] if count else lines
+
+
+def engine_log_tails(project, kit_root, count=ENGINE_LOG_LINES):
+    """The last COUNT lines of each engine log of PROJECT: <kit_root>/<component>/log.txt and the docker logs of
+    its containers; '' when there is none."""
+    parts = []
+    try:
+        components = sorted(os.listdir(kit_root))
+    except OSError:
+        components = []
+    for component in components:
+        path = os.path.join(kit_root, component, "log.txt")
+        if os.path.isfile(path):
+            with open(path, errors="replace") as handle:
+                lines = handle.read().splitlines()
+            parts.append("--- %s (last %d of %d lines)\n%s" % (path, min(count, len(lines)), len(lines),
+                                                             "\n".join(_tail(lines, count))))
+    names = docker("ps", "-a", "--filter", "label=org.clarafl.project=%s" % project, "--format", "{{.Names}}",
+                   check=False).stdout.split()
+    for name in sorted(names):
+        logs = docker("logs", "--tail", str(count), name, check=False)
+        text = (logs.stdout + logs.stderr).strip()
+        parts.append("--- docker logs --tail %d %s\n%s" % (count, name, text or "(no output)"))
+    return "\n".join(parts)
+
+
+def _register(path, project, kit_root):
+    FEDERATIONS[str(path)] = (project, str(kit_root))
+
+
+def pytest_runtest_setup(item):  # pylint: disable=unused-argument
+    del SNAPSHOTS[:]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or report.when not in ("setup", "call"):
+        return
+    now = []
+    for project, kit_root in sorted(set(FEDERATIONS.values())):
+        tails = engine_log_tails(project, kit_root)
+        if tails:
+            now.append("project %s, now:\n%s" % (project, tails))
+    text = "\n".join(SNAPSHOTS + now)
+    if not text:
+        return
+    report.sections.append(("engine logs (%s)" % report.when, text))
+    try:
+        os.makedirs(os.path.dirname(ENGINE_LOG_FILE), exist_ok=True)
+        with open(ENGINE_LOG_FILE, "a") as handle:
+            handle.write("=== %s (%s)\n%s\n" % (item.nodeid, report.when, text))
+    except OSError:
+        pass
 
 
 class InstalledCollection(object):
@@ -138,6 +212,7 @@ def write_local_inventory(tmp, project, fed_port, extra=None, site_vars=None, ho
     }}}
     path = tmp / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
+    _register(path, project, group_vars["fl_kit_root"])
     return str(path)
 
 

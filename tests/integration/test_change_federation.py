@@ -2,8 +2,9 @@
 playbooks/train.yml is left alone by the next plain site.yml (the converge accepts that the federation moved on),
 which then changes nothing. Then a fourth site joins with a plain site.yml without re-keying (the sites'
 certificates and keys stay byte for byte, their containers and the server keep running), is registered and trains
-in the next run; then it leaves with a plain site.yml: nothing of it is left on its machine but its data, the server
-forgets it, and the next run trains with three.
+in the next run; then it leaves with a plain site.yml: nothing of it is left on its machine, the demo data the
+collection wrote for it included (the other sites' data stays), the server forgets it, and the next run trains with
+three.
 
 The workspace starts as one from before the project audit file (its audit file only in its run's folder), so the
 migration is what carries the root CA over. One federation serves the tests in order.
@@ -155,11 +156,14 @@ def test_a_site_leaves_and_the_next_run_trains_without_it(fed):
     out = " ".join(gone.output.split())
     assert "org4 no longer in the inventory: removing its container and kit" in out
     assert "org4 no longer in the inventory: removing it from the server (remove_client)" in out
-    # Nothing of it on its machine but its data; nobody else restarted.
+    # Nothing of it on its machine, the demo data the collection wrote for it included; nobody else restarted.
     assert started(fed, ["org4"]) == {"org4": None}
     assert not kit(fed, "org4").exists()
     assert not kit(fed, ".kits", "org4.zip").exists() and not kit(fed, ".kits", "org4.zip.extracted").exists()
-    assert data.is_dir() and any(data.iterdir())
+    assert "and the demo data the collection wrote in %s" % data in out
+    assert not data.exists()
+    assert not kit(fed, ".demo", "records", "org4.json").exists() and kit(fed, ".demo", "records", "org2.json").is_file()
+    assert all(any((fed["tmp"] / "data" / site).iterdir()) for site in ("org1-a", "org1-b", "org2"))
     assert_kept_running(fed, running, gone, 3)
     # This run also validates each model on each site's data (the demo MMAR supports it).
     next_run = run_playbook(TRAIN, inventory=fed["inventory"],

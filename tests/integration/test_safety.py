@@ -4,15 +4,18 @@ without creating anything; the playbooks run from another working directory. Aga
 real Docker engine and the real provisioning tool."""
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
 import yaml
 
-from conftest import REPO, docker, port, run_playbook, write_local_inventory
+from conftest import REPO, ansible_command, docker, port, run_playbook, write_local_inventory
 
 
 SITE = os.path.join(REPO, "site.yml")
@@ -243,4 +246,236 @@ def test_a_failed_host_stops_the_run_instead_of_leaving_the_admin_waiting(tmp_pa
     finally:
         down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
         assert down.rc == 0, down.output[-3000:]
+    nothing_made(tmp_path, project)
+
+
+# --- the last late checks of the first play ---------------------------------------------------------------------
+
+TRAIN = os.path.join(REPO, "playbooks", "train.yml")
+LONG_PROJECT = "itsafe_" + "x" * 58  # 65 characters: over the certificates' 64
+
+
+@pytest.mark.parametrize("extra, host_vars, words", [
+    ({}, {"fl_sites": [{"name": "admin", "org": "org1"}]}, "site name admin on localhost is reserved"),
+    ({}, {"fl_sites": [{"name": "server", "org": "org1"}]}, "site name server on localhost is reserved"),
+    ({"fl_admin_num_rounds": "1e9"}, None,
+     "fl_admin_num_rounds (on localhost) must be a whole number written as digits: '1e9' is a string"),
+    ({"fl_fed_learn_port": "8.3e3"}, None, "fl_fed_learn_port (on localhost) must be a whole number written as digits"),
+    ({"fl_server_cn": "fe80::1"}, None, "'fe80::1', which is an IPv6 address"),
+    ({"fl_project_name": LONG_PROJECT}, None, "fl_project_name (on localhost) is 65 characters"),
+    ({"fl_server_org": "o" * 65}, None, "fl_server_org (on localhost) is 65 characters"),
+    ({"fl_kit_root": "/usr/local"}, None, "fl_kit_root (on localhost) is /usr/local, a system folder (in /usr)"),
+    ({"fl_kit_root": "/var/lib"}, None, "fl_kit_root (on localhost) is /var/lib, a system folder (in /var)"),
+    ({"fl_kit_root": "/etc/clarafl"}, None, "a system folder (in /etc)"),
+], ids=["site-admin", "site-server", "rounds-1e9", "port-8.3e3", "cn-ipv6", "project-65", "org-65", "usr-local",
+        "var-lib", "etc-child"])
+def test_the_first_play_refuses_what_would_fail_late(tmp_path, project, extra, host_vars, words):
+    inventory = write_inventory(tmp_path, project, extra=extra, host_vars=host_vars)
+    start = time.monotonic()
+    run = run_playbook(SITE, inventory=inventory)
+    took = time.monotonic() - start
+    out = first_play_failure(run)
+    assert words in out, out[-3000:]
+    assert "problem(s) found before any host was changed (nothing was changed)" in out
+    # Refused at once (the first play alone, no engine started: seconds, not the minutes it took to fail before).
+    assert took < 10, "refused after %.1f s" % took
+    nothing_made(tmp_path, extra.get("fl_project_name", project))
+
+
+# --- teardown removes only what the project wrote ---------------------------------------------------------------
+
+def test_a_users_file_and_folder_named_like_kits_survive_provisioning_and_teardown(tmp_path, project):
+    kits = tmp_path / "kits"
+    kits.mkdir()
+    (kits / "server").write_text("the user's file")
+    (kits / "org1-b").mkdir()
+    (kits / "org1-b" / "notes.txt").write_text("the user's folder")
+    inventory = write_inventory(tmp_path, project)
+    out = first_play_failure(run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning"]))
+    assert "fl_kit_root %s holds org1-b, server, which project %s did not make" % (kits, project) in out
+    assert sorted(os.listdir(str(kits))) == ["org1-b", "server"]  # no marker either
+    down = run_playbook(TEARDOWN, inventory=inventory)
+    assert down.rc == 0, down.output[-5000:]
+    assert sorted(os.listdir(str(kits))) == ["org1-b", "server"]
+    assert (kits / "server").read_text() == "the user's file"
+    assert (kits / "org1-b" / "notes.txt").read_text() == "the user's folder"
+    assert not os.path.exists("/var/lib/clarafl/%s" % project)
+
+
+def test_teardown_after_a_site_left_keeps_a_users_folder_of_its_name(tmp_path, project):
+    # The project's record, not the names: a kit root the project provisioned, then a user's folder made later with
+    # the name of a site the project had removed.
+    inventory = write_inventory(tmp_path, project)
+    run = run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning"])
+    assert run.rc == 0, run.output[-5000:]
+    kits = tmp_path / "kits"
+    marker = json.loads((kits / ".clarafl-project").read_text())
+    assert marker["entries"] == sorted([".demo", ".kits", "admin", "org1-a", "org1-b", "org2", "server"])
+    with open(str(kits / ".clarafl-project"), "w") as handle:  # as after org2 left: taken off the record
+        json.dump(dict(marker, entries=[e for e in marker["entries"] if e != "org2"]), handle)
+    shutil.rmtree(str(kits / "org2"))
+    (kits / "org2").mkdir()
+    (kits / "org2" / "mine.txt").write_text("the user's")
+    down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
+    assert down.rc == 0, down.output[-5000:]
+    assert sorted(os.listdir(str(kits))) == ["org2"]
+    assert (kits / "org2" / "mine.txt").read_text() == "the user's"
+    assert "it holds org2, which this project did not put there" in " ".join(down.output.split())
+
+
+# --- the run lock -------------------------------------------------------------------------------------------------
+
+def lock_path(project):
+    return "/var/lib/clarafl/%s/run.lock" % project
+
+
+def test_train_beside_site_of_the_same_project_is_refused_at_once_naming_the_holder(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    cmd, cwd, env = ansible_command(SITE, inventory, args=["--tags", "clara_image,provisioning"])
+    first = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(lock_path(project)) and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert os.path.exists(lock_path(project)), "site.yml never took its lock"
+        holder = json.loads(open(lock_path(project)).read())
+        start = time.monotonic()
+        second = run_playbook(TRAIN, inventory=inventory)
+        took = time.monotonic() - start
+        text = " ".join(second.output.split())
+        assert second.rc != 0
+        assert ("Another run holds the lock of this project: run %s\u2026 by %s on %s (ansible-playbook pid %d, playbook "
+                "site.yml) since %s" % (holder["token"][:4], holder["user"], holder["controller"], first.pid,
+                                        holder["started"])) in text, text[-3000:]
+        assert "PLAY [Deploy" not in text and "Deploy, start and follow the training" not in text
+        assert took < 30, "refused after %.1f s" % took
+    finally:
+        output = first.communicate(timeout=900)[0]
+    assert first.returncode == 0, output[-5000:]
+    # site.yml gave its lock back, and train.yml never took it: none is left.
+    assert not os.path.exists(lock_path(project))
+    down = run_playbook(TEARDOWN, inventory=inventory, extra_vars={"teardown_provisioning_workspace": True})
+    assert down.rc == 0, down.output[-3000:]
+
+
+def test_a_site_yml_that_fails_in_any_play_gives_its_lock_back(tmp_path, project):
+    """One broken input per play after the lock is taken (the zerotier play has no host here): each run fails in
+    that play, and no lock, and no folder of it, is left."""
+    (tmp_path / "a-file").write_text("not a folder")
+    cases = [
+        # NVIDIA support asked of an engine the role leaves alone (docker_manage_engine: false), which has none.
+        ("Give every machine a Docker engine", {"docker_nvidia": True}, {}),
+        ("Put the Clara runtime image on every machine",
+         {"clara_image_source": "archive", "clara_image_archive_src": str(tmp_path / "missing.tar")}, {}),
+        ("Provision the project and ship each startup kit to its host",
+         {"provisioning_workspace": str(tmp_path / "a-file" / "workspace")}, {}),
+        ("Start the FL server", {"fl_server_image": "clarafl-test/missing:1"}, {}),
+        # A port nothing listens on, waited for 3 s (the server's container is new in this run, so it is waited for).
+        ("Check that the FL server listens", {"fl_server_admin_port": port(8309), "fl_server_start_timeout": 3}, {}),
+        # The sites' image changes to one that is missing: their containers cannot be made again.
+        ("Start the FL client of every site", {"fl_client_image": "clarafl-test/missing:1"}, {}),
+        ("Deploy the MMAR and train from the admin console", {"fl_admin_image": "clarafl-test/missing:1"}, {}),
+    ]
+    try:
+        for play, extra, env in cases:
+            inventory = write_inventory(tmp_path, project, extra=extra)
+            run = run_playbook(SITE, inventory=inventory, env=env)
+            plays = re.findall(r"^PLAY \[(.*?)\]", run.output, re.M)
+            assert run.rc != 0 and plays[-1] == play, (play, plays, run.output[-4000:])
+            text = " ".join(run.output.split())
+            assert "(the run lock was given back)" in text, (play, run.output[-4000:])
+            assert "Traceback" not in text
+            assert not os.path.exists(lock_path(project)), play
+            assert not os.path.exists("/var/lib/clarafl/%s" % project), play
+    finally:
+        down = run_playbook(TEARDOWN, inventory=write_inventory(tmp_path, project),
+                            extra_vars={"teardown_provisioning_workspace": True})
+        assert down.rc == 0, down.output[-3000:]
+    # The sites' demo data went with them; the dataset root Docker made for their folders is left empty.
+    assert not list((tmp_path / "data").rglob("*"))
+    shutil.rmtree(str(tmp_path / "data"), ignore_errors=True)
+    nothing_made(tmp_path, project)
+
+
+def test_a_failed_train_yml_of_a_project_that_never_existed_leaves_no_lock(tmp_path, project):
+    run = run_playbook(TRAIN, inventory=write_inventory(tmp_path, project))
+    assert run.rc != 0
+    assert "(the run lock was given back)" in " ".join(run.output.split()), run.output[-3000:]
+    nothing_made(tmp_path, project)
+
+
+def test_a_refused_teardown_creates_nothing(tmp_path, project):
+    run = run_playbook(TEARDOWN, inventory=write_inventory(tmp_path, project, extra={"fl_kit_root": "/usr/local"}))
+    assert run.rc != 0 and "/usr/local is a system folder" in " ".join(run.output.split()), run.output[-3000:]
+    nothing_made(tmp_path, project)
+
+
+def _foreign_lock(project, heartbeat_age, expiry=600):
+    os.makedirs(os.path.dirname(lock_path(project)), mode=0o700)
+    heartbeat = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - heartbeat_age))
+    holder = {"token": "f" * 32, "controller": "awx-job-4242", "pid": 7, "user": "awx", "playbook": "site.yml",
+              "started": heartbeat, "heartbeat": heartbeat, "expires_after": expiry, "made_dirs": []}
+    with open(lock_path(project), "w") as handle:
+        json.dump(holder, handle)
+
+
+def test_a_lock_of_another_controller_is_refused_until_it_expires(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    try:
+        _foreign_lock(project, heartbeat_age=60)
+        refused = run_playbook(TEARDOWN, inventory=inventory)
+        text = " ".join(refused.output.split())
+        assert refused.rc != 0
+        assert ("Another run holds the lock of this project: run ffff\u2026 by awx on awx-job-4242 (ansible-playbook pid "
+                "7, playbook site.yml)") in text, text[-3000:]
+        assert "the lock expires at" in text
+        os.unlink(lock_path(project))
+        os.rmdir(os.path.dirname(lock_path(project)))
+        _foreign_lock(project, heartbeat_age=700)
+        down = run_playbook(TEARDOWN, inventory=inventory)
+        text = " ".join(down.output.split())
+        assert down.rc == 0, text[-3000:]
+        assert "Took over the run lock %s from run ffff\u2026 by awx on awx-job-4242" % lock_path(project) in text
+        assert "it had expired" in text
+        assert not os.path.exists(lock_path(project))
+    finally:
+        if os.path.exists(lock_path(project)):
+            os.unlink(lock_path(project))
+        if os.path.isdir(os.path.dirname(lock_path(project))):
+            os.rmdir(os.path.dirname(lock_path(project)))
+
+
+def test_stop_breaks_a_held_lock_and_says_whose(tmp_path, project):
+    inventory = write_inventory(tmp_path, project)
+    try:
+        _foreign_lock(project, heartbeat_age=10)
+        run = run_playbook(os.path.join(REPO, "playbooks", "stop.yml"), inventory=inventory)
+        text = " ".join(run.output.split())
+        assert run.rc == 0, text[-3000:]
+        assert "Took over the run lock %s from run ffff\u2026 by awx on awx-job-4242" % lock_path(project) in text
+        # stop.yml gave the lock back at its end
+        assert not os.path.exists(lock_path(project))
+    finally:
+        if os.path.exists(lock_path(project)):
+            os.unlink(lock_path(project))
+        if os.path.isdir(os.path.dirname(lock_path(project))):
+            os.rmdir(os.path.dirname(lock_path(project)))
+
+
+def test_a_machine_that_cannot_be_reached_is_named_and_the_lock_taken_elsewhere_given_back(tmp_path, project):
+    # One more client machine, over SSH to a port where nothing answers: this machine (the lock host) takes the run
+    # lock in the same call that finds the other unreachable.
+    inventory = write_inventory(tmp_path, project)
+    with open(inventory) as handle:
+        doc = yaml.safe_load(handle)
+    doc["all"]["children"]["fl_clients"]["hosts"]["gone-host"] = {
+        "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
+        "fl_sites": [{"name": "org9", "org": "org2"}]}
+    with open(inventory, "w") as handle:
+        yaml.safe_dump(doc, handle)
+    out = first_play_failure(run_playbook(SITE, inventory=inventory))
+    assert "1 problem(s) found before any host was changed (nothing was changed)" in out
+    assert "1. gone-host: cannot be reached:" in out
+    assert "TASK [clarafl.federation.provisioning : Give the project's run lock back]" in out
     nothing_made(tmp_path, project)

@@ -16,6 +16,8 @@ import os
 import stat
 import sys
 
+import pytest
+
 from test_demo_mmar import DEMO_DATA, demo_python, run_script  # noqa: F401  pylint: disable=unused-import
 
 MARKER = ".clarafl-demo-data"
@@ -140,3 +142,26 @@ def test_single_site_arguments_are_required_without_jobs(tmp_path):
         assert "demo_data.py: error: --site-index, --num-sites and --out are required without --jobs" in err, args
         assert err.startswith("usage: demo_data.py")
     assert os.listdir(str(tmp_path)) == []
+
+
+def _demo_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("clarafl_demo_data", DEMO_DATA)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # numpy and scikit-learn are imported only to write a share
+    return module
+
+
+def test_a_share_keeps_the_record_of_where_it_went(tmp_path):
+    demo = _demo_module()
+    record = {"path": str(tmp_path / "records" / "org1-a.json"), "site": "org1-a", "dataset_dir": "/data/org1-a"}
+    assert demo.write_record(record) is True
+    assert json.loads(_read(record["path"]).decode()) == {"site": "org1-a", "dataset_dir": "/data/org1-a"}
+    assert demo.write_record(record) is False  # the same record again: unchanged
+
+
+def test_a_record_without_its_fields_is_refused():
+    demo = _demo_module()
+    with pytest.raises(demo.DemoDataError) as caught:
+        demo.write_record({"site": "a"})
+    assert "a job's record needs path, site and dataset_dir" in str(caught.value)

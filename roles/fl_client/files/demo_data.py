@@ -166,10 +166,26 @@ def prepare(out_dir, site_index, num_sites, seed=DEFAULT_SEED):
 MARKER_FILE = ".clarafl-demo-data"
 
 
+def write_record(record):
+    """Write a share's record of where it went ({path, site, dataset_dir}: the site's dataset folder on the
+    machine), so that the share can be taken back when its site leaves the federation."""
+    try:
+        path = record["path"]
+        text = json.dumps({"site": record["site"], "dataset_dir": record["dataset_dir"]}, sort_keys=True) + "\n"
+    except (KeyError, TypeError) as exc:
+        raise DemoDataError("a job's record needs path, site and dataset_dir (%s): %r" % (exc, record))
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return write_if_changed(path, text)
+    except (IOError, OSError) as exc:
+        raise DemoDataError("cannot write the record %s: %s" % (path, exc))
+
+
 def run_jobs(jobs, seed):
     """Write several sites' shares in one process (the data set is loaded once). Each job is a dict
     with site_index, num_sites, out and an optional marker: text written to OUT/.clarafl-demo-data
-    once the share is in place, which tells a later run what the share was made from."""
+    once the share is in place, which tells a later run what the share was made from; and an optional
+    record ({path, site, dataset_dir}, see write_record)."""
     if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
         raise DemoDataError("--jobs must be a JSON list of objects")
     lines = []
@@ -184,6 +200,8 @@ def run_jobs(jobs, seed):
                 changed |= write_if_changed(os.path.join(out, MARKER_FILE), str(job["marker"]))
             except (IOError, OSError) as exc:
                 raise DemoDataError("cannot write the demo data's record into %s: %s" % (out, exc))
+        if job.get("record"):
+            changed |= write_record(job["record"])
         lines.append("%s: %s" % ("changed" if changed else "unchanged", summary))
     return lines
 

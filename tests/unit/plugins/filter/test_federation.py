@@ -187,3 +187,10 @@ def test_training_plan_takes_the_files_as_the_role_reads_them():
 def test_training_plan_names_a_bad_run_number():
     with pytest.raises(AnsibleFilterError, match="fl_training_plan: the run number must be a whole number"):
         fl_training_plan({}, {}, "one")
+
+
+def test_preflight_problems_name_a_host_that_cannot_be_reached():
+    from ansible_collections.clarafl.federation.plugins.filter.federation import fl_preflight_problems
+    unreachable = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh"}
+    assert fl_preflight_problems({"errors": []}, {"project": {}}, [unreachable, {"problems": []}], ["gpu-a", "h"]) == [
+        "gpu-a: cannot be reached: Failed to connect to the host via ssh"]

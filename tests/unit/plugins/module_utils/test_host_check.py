@@ -219,7 +219,8 @@ def test_real_listening_socket_is_found():
 # --- the kit root ---------------------------------------------------------------------------------
 
 PASSWD = [("root", "/root"), ("daemon", "/usr/sbin"), ("nobody", "/nonexistent"), ("alice", "/home/alice"),
-          ("bob", "/home/bob/"), ("postgres", "/var/lib/postgresql"), ("svc", "relative")]
+          ("bob", "/home/bob/"), ("postgres", "/var/lib/postgresql"), ("svc", "relative"),
+          ("pg2", "/srv/data/postgresql")]
 
 
 @pytest.mark.parametrize("kit_root,reason", [
@@ -232,7 +233,13 @@ PASSWD = [("root", "/root"), ("daemon", "/usr/sbin"), ("nobody", "/nonexistent")
     ("/home/bob", "fl_kit_root /home/bob is the home directory of user bob"),
     ("/root", "fl_kit_root /root is the home directory of user root"),
     ("/usr/sbin", "fl_kit_root /usr/sbin is the home directory of user daemon"),
-    ("/var/lib", "fl_kit_root /var/lib holds the home directory of user postgres (/var/lib/postgresql)"),
+    ("/var/lib", "fl_kit_root /var/lib is a system folder (in /var)"),
+    ("/var/lib/pg", "fl_kit_root /var/lib/pg is a system folder (in /var/lib)"),
+    ("/srv/data", "fl_kit_root /srv/data holds the home directory of user pg2 (/srv/data/postgresql)"),
+    ("/usr/local", "fl_kit_root /usr/local is a system folder (in /usr)"),
+    ("/usr/local/bin", "fl_kit_root /usr/local/bin is a system folder (in /usr)"),
+    ("/etc/clarafl", "fl_kit_root /etc/clarafl is a system folder (in /etc)"),
+    ("/var/tmp", "fl_kit_root /var/tmp is a system folder (in /var)"),
 ])
 def test_protected_kit_roots(kit_root, reason):
     problems, _facts = hc.kit_root_facts(kit_root, "p1", passwd=PASSWD)
@@ -244,7 +251,8 @@ def test_root_is_protected_without_a_passwd_entry():
     assert problems[0].startswith("fl_kit_root /root is the home directory of user root:")
 
 
-@pytest.mark.parametrize("kit_root", ["/opt/clarafl/p1", "/home/alice/kits/p1", "/srv/fl/p1/"])
+@pytest.mark.parametrize("kit_root", ["/opt/clarafl/p1", "/home/alice/kits/p1", "/srv/fl/p1/", "/var/lib/clarafl/p1",
+                                      "/opt/p1"])
 def test_fine_kit_roots(kit_root):
     assert hc.kit_root_facts(kit_root, "p1", passwd=PASSWD)[0] == []
 
@@ -287,7 +295,8 @@ def write_marker(kit_root, content):
 
 def test_marker_of_the_same_project(tmp_path):
     root = tmp_path / "p1"
-    marker = {"project": "p1", "created": True, "created_at": "2026-01-05T10:00:00Z"}
+    marker = {"project": "p1", "created": True, "created_at": "2026-01-05T10:00:00Z",
+              "entries": [".kits", "org1-a", "server"]}
     write_marker(root, marker)
     for name in ("server", "org1-a", ".kits"):
         (root / name).mkdir()
@@ -342,12 +351,37 @@ def test_marker_that_is_a_folder(tmp_path):
 
 def test_foreign_entries(tmp_path):
     root = tmp_path / "shared"
-    for name in ("server", "org1-a", "backup.tar", ".cache"):
+    for name in ("backup.tar", ".cache"):
         (root / name).mkdir(parents=True)
     problems, facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
     assert problems == []
     assert facts == {"kit_root_exists": True, "kit_root_marker": None, "kit_root_created_by_collection": False,
                      "kit_root_foreign_entries": [".cache", "backup.tar"]}
+
+
+def test_a_users_entries_named_like_kits_are_refused(tmp_path):
+    root = tmp_path / "shared"
+    (root / "org1-a").mkdir(parents=True)
+    (root / "server").write_text("the user's")
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
+    assert problems == ["fl_kit_root %s holds org1-a, server, which project p1 did not make (the folder has no record "
+                        "of this project): move them away, or give the project a kit root of its own (e.g. "
+                        "/opt/clarafl/p1)" % root]
+    write_marker(root, {"project": "p1", "created": False, "entries": ["org1-a"]})
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", "admin", ".kits"], passwd=PASSWD)
+    assert problems == ["fl_kit_root %s holds server, which project p1 did not make (its record %s/.clarafl-project "
+                        "does not name it): move it away, or give the project a kit root of its own (e.g. "
+                        "/opt/clarafl/p1)" % (root, root)]
+
+
+def test_a_marker_without_a_record_is_read_by_the_extraction_records(tmp_path):
+    root = tmp_path / "kits"
+    write_marker(root, {"project": "p1", "created": True})
+    for name in ("server", "org1-a", ".kits"):
+        (root / name).mkdir()
+    (root / ".kits" / "server.zip.extracted").write_text("x")
+    problems, _facts = hc.kit_root_facts(str(root), "p1", ["server", "org1-a", ".kits"], passwd=PASSWD)
+    assert len(problems) == 1 and " holds org1-a, which project p1 did not make" in problems[0]
 
 
 def test_empty_kit_root(tmp_path):
@@ -410,3 +444,32 @@ def test_host_check_gathers_every_problem(tmp_path):
 def test_host_check_without_ports_reads_no_proc(tmp_path):
     result = hc.host_check("p1", proc_root=str(tmp_path / "no-proc"), hostname="h1")
     assert result["problems"] == [] and result["listeners"] == []
+
+
+# --- GPUs ---------------------------------------------------------------------------------------------------------
+
+SMI = (0, "GPU 0: Tesla T4 (UUID: GPU-1)\nGPU 1: Tesla T4 (UUID: GPU-2)\n", "")
+ADVICE = ("install the NVIDIA driver and Container Toolkit (the docker role does with docker_nvidia: true), or set the "
+          "site's gpus (fl_client_gpus) to none to train it on CPU.")
+
+
+def test_gpus_that_are_there_with_the_runtime_are_fine():
+    assert hc.gpu_ids(SMI[1]) == ["0", "1"]
+    assert hc.gpu_problems(["a"], ["0", "1"], "m1", SMI, ["runc", "nvidia"]) == []
+    assert hc.gpu_problems(["a"], "all", "m1", SMI, ["runc", "/etc/cdi/nvidia.yaml"]) == []
+    assert hc.gpu_problems([], "all", "m1", (127, "", ""), "no engine") == []
+
+
+@pytest.mark.parametrize("smi, devices, runtimes, what", [
+    ((127, "", ""), "all", ["nvidia"], "has no NVIDIA driver (nvidia-smi is not installed)"),
+    ((9, "", "NVIDIA-SMI has failed\n"), ["0"], ["nvidia"],
+     "has no usable NVIDIA driver (nvidia-smi failed: NVIDIA-SMI has failed)"),
+    (SMI, ["0", "3"], ["nvidia"], "has no GPU 3 (it has 0, 1)"),
+    (SMI, ["0"], ["runc"], "has GPUs but its Docker engine has no nvidia runtime"),
+    (SMI, ["0"], "Cannot connect", "has GPUs but its Docker engine cannot be asked for the nvidia runtime "
+                                   "(Cannot connect)"),
+])
+def test_gpus_asked_for_but_not_usable_are_one_sentence(smi, devices, runtimes, what):
+    wanted = "all" if devices == "all" else ", ".join(devices)
+    assert hc.gpu_problems(["a", "b"], devices, "m1", smi, runtimes) == [
+        "Site(s) a, b ask for GPUs (%s) but m1 %s: %s" % (wanted, what, ADVICE)]

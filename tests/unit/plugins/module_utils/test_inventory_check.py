@@ -413,3 +413,72 @@ def fixture_real_specs():
             documents[path.split(os.sep)[-3]] = yaml.safe_load(handle)
     assert len(documents) == 7
     return merge_specs(documents)
+
+
+# --- the last late checks: numbers as strings, certificate limits, the server's name, system folders ---------
+
+@pytest.mark.parametrize("value", ["1e9", "1.0", " 7", "5 ", "1_000"])
+def test_an_int_given_as_a_string_yaml_did_not_read_as_a_number_is_refused(value):
+    assert run({"fl-admin": {"fl_admin_num_rounds": value}})["errors"] == [
+        "fl_admin_num_rounds (on fl-admin) must be a whole number written as digits: %r is a string that YAML did not "
+        "read as a number (write e.g. 1000000000, not 1e9)." % value]
+
+
+def test_every_int_variable_is_held_to_digits():
+    # the federation's own ints too, and a float YAML made of 1.0e9
+    report = run({"fl-server": {"fl_fed_learn_port": "8e3", "clara_image_pull_retries": 3.0}})
+    assert len(report["errors"]) == 2
+    assert "fl_fed_learn_port (on fl-server) must be a whole number written as digits: '8e3' is a string" in \
+        report["errors"][0] or "fl_fed_learn_port" in report["errors"][1]
+    assert any("clara_image_pull_retries (on fl-server) must be a whole number written as digits: 3.0 is a float."
+               == e for e in report["errors"])
+
+
+@pytest.mark.parametrize("value", ["7", "-1", "+3"])
+def test_digits_in_a_string_are_still_an_int(value):
+    # -e fl_admin_run_number=2 gives a string
+    errors = run({"fl-admin": {"fl_admin_run_number": value}})["errors"]
+    assert not [e for e in errors if "written as digits" in e]
+
+
+def test_a_project_name_and_orgs_over_the_certificate_limit_are_refused():
+    long = "p" * 65
+    errors = run({"fl-admin": {"fl_project_name": long, "fl_server_org": "o" * 70, "fl_org_policies": {"q" * 66: "strict"},
+                               "fl_admins": [{"email": "a@b.c", "org": "r" * 65, "roles": ["super"]}]}})["errors"]
+    assert ("fl_project_name (on fl-admin) is 65 characters: the project name %r, over the 64 characters a "
+            "certificate allows; choose a shorter one." % long) in errors
+    assert any(e.startswith("fl_server_org (on fl-admin) is 70 characters: the org") for e in errors)
+    assert any(e.startswith("fl_org_policies (on fl-admin) is 66 characters") for e in errors)
+    assert any(e.startswith("fl_admins (on fl-admin) is 65 characters: the org of a@b.c") for e in errors)
+    assert run({"fl-admin": {"fl_project_name": "p" * 64}})["errors"] == []
+
+
+@pytest.mark.parametrize("value", ["fe80::1", "[::1]", "2001:db8::10"])
+def test_an_ipv6_server_name_is_refused_with_the_reason(value):
+    assert run({"fl-server": {"fl_server_cn": value}})["errors"] == [
+        "fl_server_cn (on fl-server) is %r, which is an IPv6 address: the engine's clients and Docker's hosts entries "
+        "cannot use an IPv6 literal as the server's name; give the server a DNS name (or an IPv4 address)." % value]
+
+
+@pytest.mark.parametrize("value", ["fl-server:8002", "http://fl-server"])
+def test_a_server_name_with_a_port_or_a_scheme_is_refused(value):
+    (error,) = run({"fl-server": {"fl_server_cn": value}})["errors"]
+    assert "is not a host name" in error
+
+
+@pytest.mark.parametrize("value", ["localhost", "10.0.0.5", "fl-server.example.org"])
+def test_names_and_ipv4_addresses_are_server_names(value):
+    assert run({"fl-server": {"fl_server_cn": value}})["errors"] == []
+
+
+@pytest.mark.parametrize("value, where", [("/usr/local", "/usr"), ("/usr", None), ("/etc/clarafl", "/etc"),
+                                          ("/var/lib", "/var"), ("/var/lib/docker", "/var/lib"), ("/var", None)])
+def test_system_folders_are_refused_as_kit_roots(value, where):
+    (error,) = run({"fl-admin": {"fl_project_name": "spleen", "fl_kit_root": value}})["errors"]
+    what = "a system folder (in %s)" % where if where else "a top-level system folder"
+    assert error == ("fl_kit_root (on fl-admin) is %s, %s: give the project its own folder, e.g. "
+                     "/opt/clarafl/spleen." % (value, what))
+
+
+def test_a_project_folder_below_var_lib_is_fine():
+    assert run({"fl-admin": {"fl_kit_root": "/var/lib/clarafl/p1/kits"}})["errors"] == []

@@ -22,6 +22,17 @@ def _holder(token, pid=4242, controller="ctl-1"):
             "started": "2026-11-30T02:10:00Z"}
 
 
+def _plain(holder):
+    """A holder without what the lock file keeps beside it (heartbeat, expiry, folders it made)."""
+    return dict((k, v) for k, v in holder.items() if k not in ("heartbeat", "expires_after", "made_dirs"))
+
+
+def _norm(result):
+    """A result with its holders as plain holders."""
+    return dict((k, _plain(v) if k in ("holder", "stolen_from") and isinstance(v, dict) else v)
+                for k, v in result.items())
+
+
 OURS = _holder("a" * 32)
 THEIRS = _holder("3f9a" + "0" * 28, pid=777, controller="ctl-2")
 
@@ -33,10 +44,10 @@ def _mode(path):
 def test_acquire_a_free_lock(tmp_path):
     path = tmp_path / "lock"
     result = rl.acquire(str(path), OURS)
-    assert result == {"acquired": True, "changed": True, "holder": None, "held_by_other": False,
-                      "stolen_from": None}
-    assert json.loads(path.read_text()) == OURS
-    assert rl.read(str(path)) == OURS
+    assert _norm(result) == {"acquired": True, "changed": True, "holder": None, "held_by_other": False,
+                      "stolen_from": None, "expired": False}
+    assert _plain(json.loads(path.read_text())) == OURS
+    assert _plain(rl.read(str(path))) == OURS
     assert _mode(path) == 0o600
 
 
@@ -73,39 +84,40 @@ def test_acquire_again_with_the_same_token_changes_nothing(tmp_path):
     before = os.stat(path)
     again = dict(OURS, pid=1, started="2026-12-01T00:00:00Z")  # the token alone makes the lock ours
     result = rl.acquire(path, again)
-    assert result == {"acquired": True, "changed": False, "holder": OURS, "held_by_other": False,
-                      "stolen_from": None}
+    assert _norm(result) == {"acquired": True, "changed": False, "holder": OURS, "held_by_other": False,
+                      "stolen_from": None, "expired": False}
     after = os.stat(path)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert rl.read(path) == OURS
+    assert _plain(rl.read(path)) == OURS
 
 
 def test_a_lock_of_another_run_is_refused_naming_it(tmp_path):
     path = str(tmp_path / "lock")
     rl.acquire(path, THEIRS)
     result = rl.acquire(path, OURS)
-    assert result == {"acquired": False, "changed": False, "holder": THEIRS, "held_by_other": True,
-                      "stolen_from": None}
-    assert rl.read(path) == THEIRS
-    assert rl.describe(result["holder"]) == (
-        u"run 3f9a\u2026 by root on ctl-2 (ansible-playbook pid 777, playbook site.yml) since 2026-11-30T02:10:00Z")
+    assert _norm(result) == {"acquired": False, "changed": False, "holder": THEIRS, "held_by_other": True,
+                      "stolen_from": None, "expired": False}
+    assert _plain(rl.read(path)) == THEIRS
+    assert rl.describe(result["holder"]).startswith(
+        u"run 3f9a\u2026 by root on ctl-2 (ansible-playbook pid 777, playbook site.yml) since 2026-11-30T02:10:00Z "
+        u"(last heartbeat ")
 
 
 def test_steal_replaces_the_other_runs_lock(tmp_path):
     path = str(tmp_path / "lock")
     rl.acquire(path, THEIRS)
     result = rl.acquire(path, OURS, steal=True)
-    assert result == {"acquired": True, "changed": True, "holder": THEIRS, "held_by_other": True,
-                      "stolen_from": THEIRS}
-    assert rl.read(path) == OURS and _mode(path) == 0o600
+    assert _norm(result) == {"acquired": True, "changed": True, "holder": THEIRS, "held_by_other": True,
+                      "stolen_from": THEIRS, "expired": False}
+    assert _plain(rl.read(path)) == OURS and _mode(path) == 0o600
     assert sorted(os.listdir(str(tmp_path))) == ["lock"]  # no temporary file left
 
 
 def test_steal_of_a_free_or_own_lock_is_a_plain_acquire(tmp_path):
     path = str(tmp_path / "lock")
     assert rl.acquire(path, OURS, steal=True)["stolen_from"] is None
-    assert rl.acquire(path, OURS, steal=True) == {"acquired": True, "changed": False, "holder": OURS,
-                                                  "held_by_other": False, "stolen_from": None}
+    assert _norm(rl.acquire(path, OURS, steal=True)) == {"acquired": True, "changed": False, "holder": OURS,
+                                                  "held_by_other": False, "stolen_from": None, "expired": False}
 
 
 @pytest.mark.parametrize("content", [b"", b"{\"token\": \"abc", b"\xff\xfe garbage", b"[1, 2]", b"{}",
@@ -123,7 +135,7 @@ def test_a_garbled_lock_is_held_by_unknown(tmp_path, content):
     assert path.read_bytes() == content
     result = rl.acquire(str(path), OURS, steal=True, settle=0)
     assert result["acquired"] is True and result["stolen_from"]["unreadable"] is True
-    assert rl.read(str(path)) == OURS
+    assert _plain(rl.read(str(path))) == OURS
 
 
 def test_a_lock_being_written_is_read_again(tmp_path):
@@ -158,32 +170,32 @@ def test_a_holder_needs_a_token(tmp_path):
 def test_release_by_the_owner(tmp_path):
     path = str(tmp_path / "lock")
     rl.acquire(path, OURS)
-    assert rl.release(path, OURS["token"]) == {"released": True, "changed": True, "holder": OURS,
+    assert _norm(rl.release(path, OURS["token"])) == {"released": True, "changed": True, "holder": OURS,
                                                "held_by_other": False}
     assert not os.path.exists(path)
-    assert rl.release(path, OURS["token"]) == {"released": False, "changed": False, "holder": None,
+    assert _norm(rl.release(path, OURS["token"])) == {"released": False, "changed": False, "holder": None,
                                                "held_by_other": False}
 
 
 def test_release_by_another_run_leaves_the_lock(tmp_path):
     path = str(tmp_path / "lock")
     rl.acquire(path, THEIRS)
-    assert rl.release(path, OURS["token"]) == {"released": False, "changed": False, "holder": THEIRS,
+    assert _norm(rl.release(path, OURS["token"])) == {"released": False, "changed": False, "holder": THEIRS,
                                                "held_by_other": True}
-    assert rl.read(path) == THEIRS
+    assert _plain(rl.read(path)) == THEIRS
 
 
 def test_check_reads_only(tmp_path):
     path = str(tmp_path / "sub" / "lock")
-    assert rl.check(path, OURS) == {"acquired": True, "changed": True, "holder": None, "held_by_other": False,
-                                    "stolen_from": None}
+    assert _norm(rl.check(path, OURS)) == {"acquired": True, "changed": True, "holder": None, "held_by_other": False,
+                                    "stolen_from": None, "expired": False}
     assert not os.path.exists(os.path.dirname(path))
     rl.acquire(path, THEIRS)
     assert rl.check(path, OURS)["held_by_other"] is True and rl.check(path, OURS)["acquired"] is False
-    assert rl.check(path, OURS, steal=True)["stolen_from"] == THEIRS
-    assert rl.check(path, THEIRS) == {"acquired": True, "changed": False, "holder": THEIRS,
-                                      "held_by_other": False, "stolen_from": None}
-    assert rl.read(path) == THEIRS
+    assert _plain(rl.check(path, OURS, steal=True)["stolen_from"]) == THEIRS
+    assert _norm(rl.check(path, THEIRS)) == {"acquired": True, "changed": False, "holder": THEIRS,
+                                      "held_by_other": False, "stolen_from": None, "expired": False}
+    assert _plain(rl.read(path)) == THEIRS
 
 
 def _race(path, count):
@@ -369,3 +381,106 @@ def test_run_lock_stale_filter_on_real_processes():
             p.wait()
     assert run_lock_stale(_holder("c" * 32, pid=proc.pid, controller=here)) is True  # gone now
     assert run_lock_stale(None) is False
+
+
+# --- expiry, heartbeat, folders ------------------------------------------------------------------
+
+T0 = 1796000000  # a fixed "now"
+
+
+def test_a_lock_records_its_heartbeat_and_expiry(tmp_path):
+    path = str(tmp_path / "lock")
+    rl.acquire(path, OURS, expiry=600, now=T0)
+    stored = rl.read(path)
+    assert stored["heartbeat"] == rl.utc_now(T0) and stored["expires_after"] == 600
+    assert rl.expires_at(stored) == T0 + 600
+
+
+def test_another_controllers_lock_expires_without_heartbeats(tmp_path):
+    path = str(tmp_path / "lock")
+    rl.acquire(path, THEIRS, expiry=600, now=T0)
+    assert rl.acquire(path, OURS, now=T0 + 599)["acquired"] is False
+    assert rl.check(path, OURS, now=T0 + 599)["acquired"] is False
+    assert rl.check(path, OURS, now=T0 + 600)["expired"] is True
+    result = rl.acquire(path, OURS, now=T0 + 600)
+    assert result["acquired"] is True and result["expired"] is True and _plain(result["stolen_from"]) == THEIRS
+    assert _plain(rl.read(path)) == OURS
+
+
+def test_a_heartbeat_keeps_the_lock(tmp_path):
+    path = str(tmp_path / "lock")
+    rl.acquire(path, THEIRS, expiry=600, now=T0)
+    assert rl.heartbeat(path, THEIRS, now=T0 + 500)["refreshed"] is True
+    assert rl.read(path)["heartbeat"] == rl.utc_now(T0 + 500) and rl.read(path)["expires_after"] == 600
+    assert rl.acquire(path, OURS, now=T0 + 1000)["acquired"] is False
+    assert rl.acquire(path, OURS, now=T0 + 1100)["acquired"] is True
+
+
+def test_a_heartbeat_of_a_run_that_lost_its_lock_writes_nothing(tmp_path):
+    path = str(tmp_path / "lock")
+    assert rl.heartbeat(path, OURS) == {"refreshed": False, "holder": None}
+    rl.acquire(path, THEIRS)
+    before = open(path, "rb").read()
+    result = rl.heartbeat(path, OURS)
+    assert result["refreshed"] is False and _plain(result["holder"]) == THEIRS
+    assert open(path, "rb").read() == before
+
+
+def test_a_lock_of_this_controller_never_expires_by_the_clock(tmp_path):
+    # Its ansible-playbook pid tells whether it is over (holder_stale), never the time.
+    path = str(tmp_path / "lock")
+    rl.acquire(path, _holder("b" * 32, pid=999, controller="ctl-1"), expiry=1, now=T0)
+    assert rl.acquire(path, OURS, now=T0 + 10 ** 6)["acquired"] is False
+
+
+def test_an_expiry_of_zero_never_expires(tmp_path):
+    path = str(tmp_path / "lock")
+    rl.acquire(path, THEIRS, expiry=0, now=T0)
+    assert rl.expires_at(rl.read(path)) is None
+    assert rl.acquire(path, OURS, now=T0 + 10 ** 7)["acquired"] is False
+
+
+def test_a_lock_without_expiry_from_an_earlier_version_never_expires(tmp_path):
+    path = tmp_path / "lock"
+    path.write_text(json.dumps(THEIRS))
+    assert rl.acquire(str(path), OURS, now=T0 + 10 ** 9)["acquired"] is False
+
+
+def test_release_removes_the_folders_the_lock_made_when_empty(tmp_path):
+    path = str(tmp_path / "var" / "project" / "run.lock")
+    rl.acquire(path, OURS)
+    assert sorted(rl.read(path)["made_dirs"]) == [str(tmp_path / "var"), str(tmp_path / "var" / "project")]
+    assert rl.release(path, OURS["token"])["released"] is True
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_release_keeps_a_made_folder_that_holds_more(tmp_path):
+    path = str(tmp_path / "project" / "run.lock")
+    rl.acquire(path, OURS)
+    (tmp_path / "project" / "provisioning").mkdir()
+    rl.release(path, OURS["token"])
+    assert os.listdir(str(tmp_path / "project")) == ["provisioning"]
+
+
+def test_a_taken_over_lock_keeps_the_folders_to_remove(tmp_path):
+    path = str(tmp_path / "project" / "run.lock")
+    rl.acquire(path, THEIRS)
+    rl.acquire(path, OURS, steal=True)
+    rl.release(path, OURS["token"])
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_refused_lock_creates_nothing(tmp_path):
+    path = str(tmp_path / "project" / "run.lock")
+    rl.acquire(path, THEIRS)
+    before = sorted(os.listdir(str(tmp_path / "project")))
+    assert rl.acquire(path, OURS)["acquired"] is False
+    assert sorted(os.listdir(str(tmp_path / "project"))) == before
+    assert rl.release(str(tmp_path / "other" / "run.lock"), OURS["token"])["released"] is False
+    assert not (tmp_path / "other").exists()
+
+
+def test_describe_names_when_a_lock_expires():
+    holder = dict(THEIRS, heartbeat=rl.utc_now(T0), expires_after=600)
+    assert rl.describe(holder).endswith("(last heartbeat %s; the lock expires at %s without another)"
+                                        % (rl.utc_now(T0), rl.utc_now(T0 + 600)))

@@ -191,3 +191,15 @@ def test_departed_kits_are_the_site_kits_of_sites_no_longer_in_the_federation(tm
     assert sf.departed_kits(str(root), ["org1-a", "org1-b"]) == ["org3"]
     assert sf.departed_kits(str(root), ["org1-a", "org3", "org9"]) == []
     assert sf.departed_kits(str(tmp_path / "absent"), []) == []
+
+
+def test_the_demo_data_of_departed_sites_is_found_by_its_records(tmp_path):
+    records = tmp_path / ".demo" / "records"
+    records.mkdir(parents=True)
+    (records / "org3.json").write_text('{"site": "org3", "dataset_dir": "/data/org3"}\n')
+    (records / "org4.json").write_text('{"site": "someone-else", "dataset_dir": "/data/org4"}\n')
+    (records / "org5.json").write_text('not json')
+    (records / "org6.json").write_text('{"site": "org6", "dataset_dir": "relative"}\n')
+    found = sf.departed_demo_data(str(tmp_path), ["org3", "org4", "org5", "org6", "org7"])
+    assert found == [{"site": "org3", "dataset_dir": "/data/org3", "record": ".demo/records/org3.json"}]
+    assert sf.departed_demo_data(str(tmp_path / "missing"), ["org3"]) == []

@@ -144,7 +144,8 @@ def test_demo_jobs_only_for_shares_not_made_yet():
     done = {"b": {"demo_marker": "site_index=1 num_sites=4 tool=t1"}}
     jobs = fed.demo_jobs(sites, ["a", "b", "c", "x"], done, "t1")
     assert jobs == [{"site": "c", "site_index": 2, "num_sites": 4, "dir": "/data/c",
-                     "marker": "site_index=2 num_sites=4 tool=t1", "out": "/data/0", "mount": "/data/c:/data/0"}]
+                     "marker": "site_index=2 num_sites=4 tool=t1", "out": "/data/0", "mount": "/data/c:/data/0",
+                     "record": {"path": "/demo/records/c.json", "site": "c", "dataset_dir": "/data/c"}}]
     # a new tool or another federation size makes every share again
     assert [j["site"] for j in fed.demo_jobs(sites, ["a", "b", "c", "x"], done, "t2")] == ["b", "c"]
     assert [j["out"] for j in fed.demo_jobs(sites, ["b", "c", "x"], done, "t1")] == ["/data/0", "/data/1"]
@@ -243,3 +244,19 @@ def test_departed_registered_and_their_kit_entries():
     assert fed.departed_registered(status, ["org1-a", "org2"]) == ["org3", "org4"]
     assert fed.departed_registered({}, ["org1-a"]) == []
     assert fed.site_kit_entries(["org4"]) == ["org4", ".kits/org4.zip", ".kits/org4.zip.extracted"]
+
+
+@pytest.mark.parametrize("name", ["server", "admin", "Admin", "provision", "demo-data"])
+def test_reserved_site_names_are_refused(name):
+    hostvars = {"m1": {"fl_sites": [{"name": name, "org": "org1"}]}, name: {"fl_org": "org1"}}
+    problems = fed.site_problems(["m1", name], hostvars)
+    assert len(problems) == 2 and all("is reserved" in p for p in problems)
+    assert problems[0] == ("site name %s on m1 is reserved: the collection names its own kit folder or container so; "
+                           "choose another (reserved: server, admin, provision, demo-data)" % name)
+
+
+def test_gpu_request_is_the_union_of_the_sites_devices():
+    sites = [{"name": "a", "gpus": ["0", "1"]}, {"name": "b", "gpus": []}, {"name": "c", "gpus": ["1", "2"]}]
+    assert fed.gpu_request(sites, "m1") == {"sites": ["a", "c"], "devices": ["0", "1", "2"], "host": "m1"}
+    assert fed.gpu_request(sites + [{"name": "d", "gpus": "all"}])["devices"] == "all"
+    assert fed.gpu_request([{"name": "b", "gpus": []}]) == {"sites": [], "devices": [], "host": None}

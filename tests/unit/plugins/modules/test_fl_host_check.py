@@ -27,7 +27,8 @@ def listening():
 def test_fine_host(tmp_path, capsys):
     kits = tmp_path / "kits" / "p1"
     (kits / "server").mkdir(parents=True)
-    (kits / ".clarafl-project").write_text(json.dumps({"project": "p1", "created": True, "created_at": "x"}))
+    (kits / ".clarafl-project").write_text(json.dumps({"project": "p1", "created": True, "created_at": "x",
+                                                       "entries": ["server"]}))
     (tmp_path / "data").mkdir()
     for check_mode in (False, True):
         result, _raw = run_module(fl_host_check, {
@@ -37,7 +38,7 @@ def test_fine_host(tmp_path, capsys):
         assert result["changed"] is False and "failed" not in result
         assert result["problems"] == [] and result["listeners"] == []
         assert result["kit_root_exists"] is True and result["kit_root_created_by_collection"] is True
-        assert result["kit_root_marker"] == {"project": "p1", "created": True, "created_at": "x"}
+        assert result["kit_root_marker"] == {"project": "p1", "created": True, "created_at": "x", "entries": ["server"]}
         assert result["kit_root_foreign_entries"] == []
         assert result["hostname"] == socket.gethostname()
 
@@ -90,3 +91,91 @@ def test_kinds_are_checked_by_ansible(capsys):
     args = {"project": "p1", "paths": [{"path": "/", "what": "x", "kind": "link"}]}
     result, _raw = run_module(fl_host_check, args, capsys)
     assert result["failed"] is True and "kind" in result["msg"]
+
+
+# --- one call per machine: become, GPUs and the run lock -------------------------------------------------------
+
+HOLDER = {"token": "a" * 32, "controller": "ctl-1", "pid": 4242, "user": "root", "playbook": "site.yml",
+          "started": "2026-11-30T02:10:00Z"}
+OTHER = dict(HOLDER, token="b" * 32, controller="ctl-2", pid=77)
+
+
+def _check(capsys, tmp_path, check_mode=False, **args):
+    args = dict({"project": "p1", "kit_root": str(tmp_path / "kits" / "p1")}, **args)
+    result, raw = run_module(fl_host_check, args, capsys, check_mode=check_mode)
+    assert "Traceback" not in raw
+    return result
+
+
+def test_the_call_says_the_uid_it_ran_as(tmp_path, capsys):
+    result = _check(capsys, tmp_path)
+    assert result["uid"] == os.geteuid() and result["lock"] is None
+    # checks=false: only that (the inventory's own check failed)
+    result = _check(capsys, tmp_path, checks=False, kit_root="relative", lock={"path": str(tmp_path / "l"),
+                                                                              "holder": HOLDER})
+    assert result["problems"] == [] and result["uid"] == os.geteuid() and result["lock"] is None
+    assert not (tmp_path / "l").exists()
+
+
+def test_a_host_without_problems_takes_the_lock(tmp_path, capsys):
+    lock = tmp_path / "var" / "p1" / "run.lock"
+    result = _check(capsys, tmp_path, lock={"path": str(lock), "holder": HOLDER, "expiry": 60})
+    assert result["problems"] == [] and result["changed"] is False
+    assert result["lock"]["acquired"] is True and result["lock"]["msg"] is None
+    stored = json.loads(lock.read_text())
+    assert stored["token"] == HOLDER["token"] and stored["expires_after"] == 60
+
+
+def test_a_host_with_problems_takes_no_lock(tmp_path, capsys):
+    lock = tmp_path / "var" / "p1" / "run.lock"
+    result = _check(capsys, tmp_path, kit_root="/opt", lock={"path": str(lock), "holder": HOLDER})
+    assert result["problems"] and result["lock"] is None
+    assert not (tmp_path / "var").exists()
+
+
+def test_check_mode_takes_no_lock(tmp_path, capsys):
+    lock = tmp_path / "run.lock"
+    result = _check(capsys, tmp_path, check_mode=True, lock={"path": str(lock), "holder": HOLDER})
+    assert result["lock"] is None and not lock.exists()
+
+
+def test_a_lock_another_run_holds_is_a_problem_naming_it(tmp_path, capsys):
+    lock = tmp_path / "run.lock"
+    _check(capsys, tmp_path, lock={"path": str(lock), "holder": OTHER})
+    result = _check(capsys, tmp_path, lock={"path": str(lock), "holder": HOLDER})
+    assert result["lock"]["acquired"] is False and result["lock"]["held_by_other"] is True
+    assert len(result["problems"]) == 1
+    assert result["problems"][0].startswith(u"Another run holds the lock of this project: run bbbb\u2026 by root on ctl-2 "
+                                            u"(ansible-playbook pid 77, playbook site.yml)")
+    taken = _check(capsys, tmp_path, lock={"path": str(lock), "holder": HOLDER, "steal": True})
+    assert taken["problems"] == [] and taken["lock"]["acquired"] is True
+    assert taken["lock"]["msg"].startswith("Took over the run lock %s from run bbbb" % lock)
+
+
+def test_gpus_asked_for_on_a_host_without_a_driver(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(fl_host_check, "nvidia_smi", lambda module: (127, "", "nvidia-smi is not installed"))
+    monkeypatch.setattr(fl_host_check, "_docker", lambda: "no engine here")
+    result = _check(capsys, tmp_path, gpus={"sites": ["org1-a"], "devices": ["0", "1"], "host": "gpu-1"})
+    assert result["problems"] == [
+        "Site(s) org1-a ask for GPUs (0, 1) but gpu-1 has no NVIDIA driver (nvidia-smi is not installed): install the "
+        "NVIDIA driver and Container Toolkit (the docker role does with docker_nvidia: true), or set the site's gpus "
+        "(fl_client_gpus) to none to train it on CPU."]
+    assert _check(capsys, tmp_path, gpus={"sites": [], "devices": []})["problems"] == []
+
+
+def test_the_servers_own_container_is_looked_up_by_name(tmp_path, capsys, monkeypatch):
+    class Found(object):
+        id = "c" * 64
+
+    class Containers(object):
+        @staticmethod
+        def get(name):
+            if name == "clarafl-p1-server":
+                return Found()
+            raise fl_host_check.NotFound("no such container")
+
+    class Client(object):
+        containers = Containers()
+
+    assert fl_host_check.container_ids(Client(), ["clarafl-p1-server", "clarafl-p1-gone"]) == ["c" * 64]
+    assert fl_host_check.container_ids("no engine", ["clarafl-p1-server"]) == []
