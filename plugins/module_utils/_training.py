@@ -29,6 +29,7 @@ import tempfile
 import time
 
 from ansible_collections.clarafl.federation.plugins.module_utils import _engine_log as engine_log
+from ansible_collections.clarafl.federation.plugins.module_utils import run_lock
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import plan_run, run_number_of
 from ansible_collections.clarafl.federation.plugins.module_utils._training_sites import (REDEPLOYS, SiteSteps,
@@ -43,6 +44,7 @@ START_GRACE = 60.0        # a run just started may still show as stopped for thi
 COMMAND_TIMEOUT = 120     # the deploy and the start wait this long for their replies
 IDLE_AFTER = 10.0         # a round that does not move for this long has each site's answer read
 STOP_WAIT = 60.0          # how long an aborted training is given to stop before the next run is deployed
+HEARTBEAT = 60.0          # the project's run lock is said alive at most this often while a training is followed
 RECORD = "clarafl-training.json"
 STATES = ("preview", "waiting_server", "started", "training", "validating", "finished", "left_alone",
           "needs_restart", "rejoined")
@@ -284,6 +286,7 @@ class Training(SiteSteps):
         self.out["run_number"] = self.number
         if self.check_mode:
             return self.preview()
+        self.heartbeat()
         try:
             status = self.status()
         except ConsoleError as exc:
@@ -310,6 +313,28 @@ class Training(SiteSteps):
             return self.finish(status)
         self.out["state"] = "left_alone"
         return self.out
+
+    def heartbeat(self):
+        """Keep the project's run lock alive while a training is followed for hours (another controller's run would
+        take over a lock without heartbeats); a lock that is no longer this run's (broken by playbooks/stop.yml)
+        ends the following, the training itself left as it is."""
+        lock = self.p.get("lock") or {}
+        if not lock.get("path") or not lock.get("holder"):
+            return
+        if self.clock() - float(self.record.get("heartbeat_at") or 0) < HEARTBEAT:
+            return
+        try:
+            beat = run_lock.heartbeat(lock["path"], lock["holder"])
+        except (run_lock.RunLockError, ValueError) as exc:
+            raise TrainingFailed("The project's run lock at %s cannot be kept alive: %s" % (lock["path"], exc))
+        if not beat["refreshed"]:
+            other = beat.get("holder")
+            raise TrainingFailed(
+                "The project's run lock at %s is no longer this run's (%s): playbooks/stop.yml breaks it to stop a "
+                "training, or another run took it over. This run stops following run %d; the training itself is left "
+                "as it is." % (lock["path"], "now held by " + run_lock.describe(other) if other else "it is gone",
+                               self.number))
+        self.record["heartbeat_at"] = self.clock()
 
     def plan(self, status):
         # The run number as asked (None: the record's latest), so that the plan's sentence says which it was.
@@ -363,6 +388,7 @@ class Training(SiteSteps):
         same = (self.record.get("run_number") == self.number and self.record.get("phase") != "finished") or \
             self.record.get("pending_run") == self.number
         kept = dict((k, self.record[k]) for k in ("restarts", "healed", "pending") if same and k in self.record)
+        kept.update((k, self.record[k]) for k in ("heartbeat_at",) if k in self.record)
         self.record = dict(run_number=self.number, mmar=mmar, phase="deploying", sites=self.sites,
                            num_rounds=self.p["num_rounds"], repeat_lost_run=self.p["repeat_lost_run"],
                            cross_site_validation=bool(self.p["cross_site_validation"]),

@@ -161,6 +161,14 @@ options:
     description: Where each log is (C(server) and each site mapped to C(host:path)), named in messages only.
     type: dict
     default: {}
+  lock:
+    description:
+      - The project's run lock on this host, C(path) and the C(holder) the playbook took it as (the
+        C(_provisioning_run_holder) fact). While the module follows a training it says the lock is alive (at most
+        once a minute), so that a run of hours keeps it; a lock that is no longer this run's (broken by
+        C(playbooks/stop.yml)) stops the following, the training itself left as it is. Empty, no lock is kept.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -254,6 +262,7 @@ TRAINING_ARGS = dict(
     cross_site_validation=dict(type="bool", default=False),
     validation_timeout=dict(type="float", default=300),
     log_files=dict(type="dict", default={}),
+    lock=dict(type="dict", default={}),
 )
 
 

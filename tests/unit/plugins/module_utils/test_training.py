@@ -679,3 +679,44 @@ def test_behind_are_the_sites_with_fewer_contributions_or_none():
     assert behind({}, sites) == sites
     # a site that trained its last round and validates the others' models is not behind
     assert behind(status({"a": 1, "b": 1, "c": 0}), sites) == ["c"]
+
+
+# --------------------------------------------------------------------------- the project's run lock
+
+def _holder(token):
+    return {"token": token, "controller": "controller", "pid": 4242, "user": "ops", "playbook": "site.yml",
+            "started": "2026-12-07T19:00:00+00:00"}
+
+
+def test_a_followed_training_keeps_the_project_s_run_lock_alive(fed, tmp_path):
+    from ansible_collections.clarafl.federation.plugins.module_utils import run_lock
+    path = str(tmp_path / "lock" / "run.lock")
+    assert run_lock.acquire(path, _holder("a" * 32), settle=0)["acquired"]
+    lock = {"path": path, "holder": _holder("a" * 32)}
+    begun = fed.clock.now
+    out = fed.step(lock=lock)
+    # said alive at the step's start
+    assert not out["failed"] and fed.record()["heartbeat_at"] == begun
+    first = run_lock.read(path, settle=0)
+    # at most once a minute: a later step within it writes nothing
+    fed.clock.sleep(10)
+    fed.step(lock=lock)
+    assert run_lock.read(path, settle=0) == first
+    out = fed.run(lock=lock)
+    assert out["state"] == "finished" and not out["failed"]
+
+
+def test_a_lock_broken_by_stop_yml_ends_the_following_and_leaves_the_training(fed, tmp_path):
+    from ansible_collections.clarafl.federation.plugins.module_utils import run_lock
+    path = str(tmp_path / "lock" / "run.lock")
+    assert run_lock.acquire(path, _holder("a" * 32), settle=0)["acquired"]
+    assert fed.step(lock={"path": path, "holder": _holder("a" * 32)})["state"] == "started"
+    # playbooks/stop.yml breaks the lock to stop the training: it holds it now
+    assert run_lock.acquire(path, _holder("b" * 32), steal=True, settle=0)["acquired"]
+    fed.clock.sleep(_training.HEARTBEAT)
+    out = fed.step(lock={"path": path, "holder": _holder("a" * 32)})
+    assert out["failed"] and out["msg"].startswith(
+        "The project's run lock at %s is no longer this run's (now held by run bbbb\u2026 by ops on controller "
+        "(ansible-playbook pid 4242, playbook site.yml)" % path), out["msg"]
+    assert out["msg"].endswith("This run stops following run 1; the training itself is left as it is.")
+    assert fed.sent()[-1] == "start client"  # nothing sent to the training
