@@ -199,7 +199,14 @@ class Training(SiteSteps):
         restarts = self.record.get("restarts") or {}
         spent = [s for s in sites if restarts.get(s, 0) >= limit]
         partners = [s for s in sites if s in (self.p.get("partner_sites") or [])]
-        if spent or partners:
+        if partners:
+            # Never restarted from here: their organization runs their containers.
+            raise TrainingFailed(
+                "Run %s waits for partner site(s) %s (%s), which this controller does not run: ask %s to restart "
+                "%s container (the console's 'restart client <site>' also works), then run again."
+                % (self.number, _names(partners), why, self.contacts(partners), "its" if len(partners) == 1
+                   else "their"))
+        if spent:
             if before_run:
                 raise TrainingFailed(
                     "Sites %s did not answer the server (%s): check their containers (docker logs of each site's "
@@ -371,6 +378,7 @@ class Training(SiteSteps):
         if missing:
             return self.restart_or_fail(missing, "they did not answer the server within %d s"
                                         % self.p["registration_timeout"], before_run=True)
+        status, absent = self.wait_partners(status)
         if plan["stop_first"]:
             self.send(["abort client", "abort server"])
             status = self.wait_stopped()
@@ -392,6 +400,8 @@ class Training(SiteSteps):
         self.record = dict(run_number=self.number, mmar=mmar, phase="deploying", sites=self.sites,
                            num_rounds=self.p["num_rounds"], repeat_lost_run=self.p["repeat_lost_run"],
                            cross_site_validation=bool(self.p["cross_site_validation"]),
+                           partners=[s for s in self.p.get("partner_sites") or [] if s not in absent],
+                           missing_partners=absent,
                            resumed=plan["action"] == "resume", **kept)
         self.save()
         try:
@@ -404,7 +414,7 @@ class Training(SiteSteps):
             self.send(["start server"], timeout=COMMAND_TIMEOUT)
         except ConsoleError as exc:
             self.explain(exc, ["server"])
-        hung = self.start_sites([s for s in self.sites if s not in undeployed])
+        hung = self.start_sites([s for s in self.taking_part() if s not in undeployed])
         self.record.update(phase="started", started_at=self.now_iso(), started_epoch=self.clock(),
                            round=None, round_at=self.clock(), contributions={}, seen_training=False)
         self.save()
@@ -436,7 +446,7 @@ class Training(SiteSteps):
                 status = self.out["status"]
             clients = status.get("clients") or {}
             busy = status.get("server_status") == self.d.TRAINING or any(
-                (clients.get(s) or {}).get("status") == self.d.TRAINING for s in self.sites)
+                (clients.get(s) or {}).get("status") == self.d.TRAINING for s in self.taking_part())
             if not busy or self.clock() >= deadline:
                 return status
             self.sleep(1.0)
@@ -463,7 +473,7 @@ class Training(SiteSteps):
             if stalled >= IDLE_AFTER and now - checked >= IDLE_AFTER:
                 clients, checked = self.status().get("clients") or {}, self.clock()
                 status = self.out["status"]
-                lost = [s for s in idle(clients, self.sites, self.d) if s in behind(status, self.sites)]
+                lost = [s for s in idle(clients, self.taking_part(), self.d) if s in behind(status, self.taking_part())]
                 again = [s for s in lost if (self.record.get("rejoins") or {}).get(s, 0) >= int(self.p["max_recoveries"])]
                 if again:
                     return self.restart_or_fail(again, "they answer the server but do not train, still after being "
@@ -473,18 +483,18 @@ class Training(SiteSteps):
                     status = self.rejoin(status, lost, restarted=False)
                     clients = status.get("clients") or {}
                     continue
-            dead = [s for s in behind(status, self.sites) if not answering(clients, s, self.d)]
+            dead = [s for s in behind(status, self.taking_part()) if not answering(clients, s, self.d)]
             if dead and stalled >= float(self.p["unanswered_timeout"]) and now - checked < IDLE_AFTER:
                 return self.restart_or_fail(dead, "they lag behind and stopped answering the server while the "
                                                   "training waited for them")
             if self.p["diagnose_after"] and stalled >= float(self.p["diagnose_after"]) and \
                     now - float(self.record.get("diagnosed_at") or 0) >= float(self.p["diagnose_after"]):
                 self.record["diagnosed_at"] = now
-                failures = self.diagnose(["server"] + [s for s in self.sites if answering(clients, s, self.d)])
+                failures = self.diagnose(["server"] + [s for s in self.taking_part() if answering(clients, s, self.d)])
                 if failures:
                     self.failed_app(failures)
             if self.p["stall_timeout"] and stalled >= float(self.p["stall_timeout"]):
-                lagging = behind(status, self.sites)
+                lagging = behind(status, self.taking_part())
                 if not lagging:
                     raise TrainingFailed(
                         "Run %d has made no progress for %d s and no site lags behind the others: check the server "
@@ -516,7 +526,7 @@ class Training(SiteSteps):
         if not self.record.get("seen_training"):
             top = self.record.get("max_round") or self.record.get("num_rounds") or self.p["num_rounds"] or 1
             if rounds is None or rounds < top:
-                failures = self.diagnose(["server"] + self.sites) if self.p["diagnose_after"] else {}
+                failures = self.diagnose(["server"] + self.taking_part()) if self.p["diagnose_after"] else {}
                 if failures:
                     self.failed_app(failures, stop=False)
                 if self.clock() - float(self.record.get("started_epoch") or 0) < START_GRACE:
@@ -541,7 +551,8 @@ class Training(SiteSteps):
             num_rounds=self.record.get("max_round") or self.record.get("num_rounds") or self.p["num_rounds"],
             contributions=self.record.get("contributions") or {}, run_number=self.number,
             mmar=self.record.get("mmar") or self.p["mmar"], started_at=self.record.get("started_at", ""),
-            finished=True, sites=self.record.get("sites") or self.sites, healed=self.record.get("healed") or [],
+            finished=True, sites=(self.record.get("sites") or self.sites) + list(self.record.get("partners") or []),
+            missing_partners=self.record.get("missing_partners") or [], healed=self.record.get("healed") or [],
             server_recovered=bool(self.record.get("resumed")), cross_site_validation=matrix, metrics_read=False,
             metrics_path="run_%d/metrics.jsonl" % self.number)
         self.records.save_summary(self.number, summary)
@@ -560,9 +571,9 @@ class Training(SiteSteps):
         ended = self.record.setdefault("ended_at", self.clock())
         deadline = self.clock() + float(self.p["progress_interval"])
         while True:
-            matrix = validation_matrix(self.console.read(["validate all"]).get("validate all"), sites=self.sites)
+            matrix = validation_matrix(self.console.read(["validate all"]).get("validate all"), sites=self.taking_part())
             clients = self.status().get("clients") or {}
-            validating = [s for s in self.sites if (clients.get(s) or {}).get("status") == self.d.VALIDATING]
+            validating = [s for s in self.taking_part() if (clients.get(s) or {}).get("status") == self.d.VALIDATING]
             if validating:
                 self.record["validating_at"] = self.clock()
             now = self.clock()

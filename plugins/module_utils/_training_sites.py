@@ -25,6 +25,10 @@ import re
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 
 INTERVAL = 2.0
+
+
+def names(sites):
+    return ", ".join(sites)
 LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
 REDEPLOYS = 3           # a deploy a site did not answer is sent to it again this often,
 REDEPLOY_PAUSE = 3.0    # this many seconds apart
@@ -40,6 +44,37 @@ class TrainingFailed(Exception):
 
 class SiteSteps(object):
     """The site operations of a training step (mixed into _training.Training)."""
+
+    def taking_part(self):
+        """The sites of the run: the federation's own, and the partner sites that had joined when it started."""
+        return self.sites + [s for s in self.record.get("partners") or [] if s not in self.sites]
+
+    def contacts(self, partners):
+        """Who to ask about partner sites: their contacts (the organization's, from fl_partner_sites)."""
+        said = (self.p.get("partner_contacts") or {})
+        return ", ".join("%s (%s)" % (said.get(s) or "its organization", s) for s in partners)
+
+    def wait_partners(self, status):
+        """(status, missing): the partner sites that have not joined after partner_wait seconds. Training goes on
+        without them when the run's min_num_clients allows it (said, named with their contacts); else it stops
+        with that sentence."""
+        partners = list(self.p.get("partner_sites") or [])
+        if not partners:
+            return status, []
+        status, missing = self.wait_answering(status, partners, self.p["partner_wait"])
+        if not missing:
+            return status, []
+        present = len(self.sites) + len(partners) - len(missing)
+        need = self.p.get("min_num_clients")
+        sentence = ("Partner site%s %s %s not joined after %d s: ask %s." % (
+            "" if len(missing) == 1 else "s", names(missing), "has" if len(missing) == 1 else "have",
+            self.p["partner_wait"], self.contacts(missing)))
+        if isinstance(need, int) and present < need:
+            raise TrainingFailed("%s Run %d needs %d site(s) (min_num_clients) and %d are there: it is not started."
+                                 % (sentence, self.number, need, present))
+        self.say("%s Training run %d with the %d site(s) present%s." % (
+            sentence, self.number, present, "" if need is None else " (min_num_clients %d)" % need))
+        return status, missing
 
     def wait_answering(self, status, sites, timeout):
         """(status, missing): the status once every site of SITES answers the server, or the sites still silent

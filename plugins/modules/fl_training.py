@@ -94,10 +94,26 @@ options:
     elements: str
     required: true
   partner_sites:
-    description: Sites run by another organization (see the README's federations across organizations); never restarted.
+    description:
+      - Sites run by another organization, which joins them with its own controller (the README's federations across
+        organizations). Before a run starts they are waited for O(partner_wait) seconds; the ones that have not
+        joined are named with their contact, and the run starts without them when O(min_num_clients) allows it
+        (else the module stops with that sentence). They are never restarted from here.
     type: list
     elements: str
     default: []
+  partner_contacts:
+    description: Whom to ask about each partner site (site name to contact), named when it has not joined.
+    type: dict
+    default: {}
+  partner_wait:
+    description: Seconds the partner sites are waited for before a run starts.
+    type: float
+    default: 120
+  min_num_clients:
+    description: The run's C(min_num_clients) (the MMAR's server config), to tell whether it can train without the
+      partner sites that have not joined.
+    type: int
   gpus:
     description: The sites that start on several GPUs, with their GPU counts (C(start_mgpu client <n> <site>)).
     type: dict
@@ -247,6 +263,9 @@ TRAINING_ARGS = dict(
     staged=dict(type="path"),
     sites=dict(type="list", elements="str", required=True),
     partner_sites=dict(type="list", elements="str", default=[]),
+    partner_contacts=dict(type="dict", default={}),
+    partner_wait=dict(type="float", default=120),
+    min_num_clients=dict(type="int"),
     gpus=dict(type="dict", default={}),
     num_rounds=dict(type="int"),
     record_dir=dict(type="path", required=True),

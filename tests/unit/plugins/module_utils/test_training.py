@@ -240,8 +240,9 @@ def test_sites_that_do_not_answer_before_the_start_are_named_for_a_restart(fed):
     # a partner's site is never restarted: the run stops, saying what to check
     out = fed.step(registration_timeout=20, partner_sites=["site-b"])
     assert out["failed"] and out["msg"] == (
-        "Sites site-b did not answer the server (they did not answer the server within 20 s): check their containers "
-        "(docker logs of each site's container on its machine) and that they reach the server on the FL port.")
+        "Run 1 waits for partner site(s) site-b (they did not answer the server within 20 s), which this controller "
+        "does not run: ask its organization (site-b) to restart its container (the console's 'restart client <site>' "
+        "also works), then run again.")
 
 
 # --------------------------------------------------------------------------- sites lost during the training
@@ -720,3 +721,57 @@ def test_a_lock_broken_by_stop_yml_ends_the_following_and_leaves_the_training(fe
         "(ansible-playbook pid 4242, playbook site.yml)" % path), out["msg"]
     assert out["msg"].endswith("This run stops following run 1; the training itself is left as it is.")
     assert fed.sent()[-1] == "start client"  # nothing sent to the training
+
+
+# --------------------------------------------------------------------------- partner sites (their own controller)
+
+def test_a_partner_site_that_joined_trains_with_the_others_and_is_counted(tmp_path):
+    fed = Fed(tmp_path, sites=("site-a", "site-b", "org2"))
+    out = fed.run(sites=["site-a", "site-b"], partner_sites=["org2"], partner_contacts={"org2": "it@org2.example"},
+                  partner_wait=30, min_num_clients=3)
+    assert out["state"] == "finished" and not out["failed"]
+    assert "start client" in fed.sent()
+    summary = out["summary"]
+    assert summary["sites"] == ["site-a", "site-b", "org2"] and summary["missing_partners"] == []
+    assert summary["contributions"]["org2"] >= 1
+    assert not [line for line in fed.said() if "not joined" in line]
+
+
+def test_a_partner_that_never_joins_is_named_with_its_contact_and_the_run_goes_on_when_it_may(tmp_path):
+    fed = Fed(tmp_path, sites=("site-a", "site-b"))
+    begun = fed.clock.now
+    out = fed.step(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
+                   min_num_clients=2)
+    assert out["state"] == "started" and not out["failed"]
+    said = [line for line in out["said"] if "not joined" in line]
+    assert said == ["Partner site org9 has not joined after 30 s: ask it@org9.example (org9). Training run 1 with the "
+                    "2 site(s) present (min_num_clients 2)."]
+    # named once the wait is over, not before, nor much later
+    assert 30 <= fed.clock.now - begun <= 45
+    out = fed.run(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
+                  min_num_clients=2)
+    assert out["state"] == "finished" and out["summary"]["missing_partners"] == ["org9"]
+    assert out["summary"]["sites"] == ["site-a", "site-b"]
+
+
+def test_a_partner_the_run_cannot_do_without_stops_it_with_that_sentence(tmp_path):
+    fed = Fed(tmp_path, sites=("site-a", "site-b"))
+    out = fed.step(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
+                   min_num_clients=3)
+    assert out["failed"] and out["msg"] == (
+        "Partner site org9 has not joined after 30 s: ask it@org9.example (org9). Run 1 needs 3 site(s) "
+        "(min_num_clients) and 2 are there: it is not started.")
+    assert "set_run_number 1" not in fed.sent()
+
+
+def test_a_partner_that_dies_during_the_run_is_never_restarted_from_here(tmp_path):
+    fed = Fed(tmp_path, sites=("site-a", "site-b", "org2"))
+    params = dict(sites=["site-a", "site-b"], partner_sites=["org2"], partner_contacts={"org2": "it@org2.example"},
+                  partner_wait=30, min_num_clients=3)
+    assert fed.step(**params)["state"] == "started"
+    fed.engine.at(START + 15, lambda: fed.engine.kill("org2"))
+    out = fed.run(recover=False, **params)
+    assert out["failed"] and out["restart_sites"] == []
+    assert out["msg"].startswith("Run 1 waits for partner site(s) org2 (they lag behind and stopped answering the "
+                                 "server while the training waited for them), which this controller does not run: "
+                                 "ask it@org2.example (org2) to restart its container")
