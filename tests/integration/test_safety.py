@@ -310,7 +310,7 @@ def test_teardown_after_a_site_left_keeps_a_users_folder_of_its_name(tmp_path, p
     assert run.rc == 0, run.output[-5000:]
     kits = tmp_path / "kits"
     marker = json.loads((kits / ".clarafl-project").read_text())
-    assert marker["entries"] == sorted([".demo", ".kits", "admin", "org1-a", "org1-b", "org2", "server"])
+    assert marker["entries"] == sorted([".demo", ".engine", ".kits", "admin", "org1-a", "org1-b", "org2", "server"])
     with open(str(kits / ".clarafl-project"), "w") as handle:  # as after org2 left: taken off the record
         json.dump(dict(marker, entries=[e for e in marker["entries"] if e != "org2"]), handle)
     shutil.rmtree(str(kits / "org2"))
