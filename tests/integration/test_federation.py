@@ -248,8 +248,11 @@ def test_a_site_killed_while_site_yml_follows_is_brought_back_by_the_same_run(fe
     # brings it back into the training, and finishes with every site's contributions (min_num_clients is every
     # site: no round after the kill ends without it).
     rounds = 12
+    # Sooner than the default 90 s: a site that is merely busy and taken for dead is restarted and said, which this
+    # test allows (it asks for org1-b among the sites brought back).
     training, log_path = play_in_background(fed, "killed", SITE, extra_vars={
-        "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
+        "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600,
+        "fl_admin_unanswered_timeout": 45})
     try:
         wait_for_rounds(fed, count=3)
         docker("kill", "clarafl-%s-org1-b" % fed["project"])
@@ -287,7 +290,9 @@ def test_a_server_restarted_while_site_yml_follows_is_said_and_the_run_trained_a
 def test_a_hanging_site_is_found_and_restarted(fed):
     # A paused container stands in for the engine's hung client start: the site is there but does nothing.
     rounds = 6
-    training, log_path = train_again_in_background(fed, "hang", rounds, fl_admin_stall_timeout=20)
+    # A paused site does not answer either: it is taken for one to restart after fl_admin_unanswered_timeout.
+    training, log_path = train_again_in_background(fed, "hang", rounds, fl_admin_stall_timeout=20,
+                                                   fl_admin_unanswered_timeout=20)
     try:
         docker("pause", "clarafl-%s-org2" % fed["project"])
     finally:
