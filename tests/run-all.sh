@@ -54,7 +54,7 @@ for r in "${results[@]}"; do
   case $r in
     *" FAIL "*)
       name=${r%% *}
-      grep -E '^(FAILED|ERROR) |(failed|unreachable)=[1-9]|Error:|ERROR!' "$out/$name.log" 2>/dev/null | tail -15 \
+      grep -E '^(FAILED|ERROR)[ :]|(failed|unreachable)=[1-9]|Error:|ERROR!' "$out/$name.log" 2>/dev/null | tail -15 \
         | sed "s|^|$name: |" ;;
   esac
 done

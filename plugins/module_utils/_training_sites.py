@@ -25,13 +25,13 @@ import re
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 
 INTERVAL = 2.0
+LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
+REDEPLOYS = 3           # a deploy a site did not answer is sent to it again this often,
+REDEPLOY_PAUSE = 3.0    # this many seconds apart
 
 
 def names(sites):
     return ", ".join(sites)
-LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
-REDEPLOYS = 3           # a deploy a site did not answer is sent to it again this often,
-REDEPLOY_PAUSE = 3.0    # this many seconds apart
 
 
 class TrainingFailed(Exception):
