@@ -14,6 +14,7 @@ from ansible_collections.clarafl.federation.plugins.module_utils.cross_validatio
 from ansible_collections.clarafl.federation.plugins.module_utils.mmar_config import (
     app_leftovers, federated_configs, run_summary, with_metrics)
 from ansible_collections.clarafl.federation.plugins.module_utils._training_plan import plan_run
+from ansible_collections.clarafl.federation.plugins.module_utils.provisioned import provisioning_todo
 
 
 def _hosts(hosts, name):
@@ -249,6 +250,16 @@ def fl_become_problems(hosts, results, hostvars=None, module=False):
     return federation.become_problems(_hosts(hosts, 'fl_become_problems'), results, hostvars or {}, module=module)
 
 
+def fl_provisioning_todo(hosts, results, provisioner):
+    """Why the provisioning role has work to do, one sentence each, from what fl_provisioned read on each of HOSTS
+    (RESULTS, in the same order); [] when nothing is to do (module_utils/provisioned.py provisioning_todo)."""
+    hosts = _hosts(hosts, 'fl_provisioning_todo')
+    if not isinstance(results, (list, tuple)) or len(results) != len(hosts):
+        raise AnsibleFilterError('fl_provisioning_todo expects one result per host')
+    return provisioning_todo(dict((host, result if isinstance(result, dict) and not result.get('skipped') else None)
+                                  for host, result in zip(hosts, results)), str(provisioner))
+
+
 def fl_training_plan(state, summary, run_number, restart=False, status=None, sites=(), mmar='', num_rounds=None):
     """What fl_admin does with the run (module_utils/_training_plan.py plan_run): status None previews it (check mode);
     run_number None is the latest run the record names."""
@@ -334,4 +345,5 @@ class FilterModule(object):
                 'fl_run_summary': fl_run_summary, 'fl_app_leftovers': fl_app_leftovers,
                 'fl_site_kit_entries': fl_site_kit_entries, 'fl_departed_registered': fl_departed_registered,
                 'fl_start_commands': fl_start_commands, 'fl_become_problems': fl_become_problems,
-                'fl_multi_gpu_sites': fl_multi_gpu_sites, 'fl_engine_container': fl_engine_container}
+                'fl_multi_gpu_sites': fl_multi_gpu_sites, 'fl_engine_container': fl_engine_container,
+                'fl_provisioning_todo': fl_provisioning_todo}

@@ -16,6 +16,9 @@ every problem of every host at once:
 * the GPUs the machine's sites ask for: ``nvidia-smi -L`` must list them, and the Docker engine
   must have the nvidia runtime (gpu_problems, from what the caller read).
 
+It also reads, for the roles that follow in site.yml, what they would otherwise ask the host again: the Docker
+engine's answer and the NVIDIA GPUs (docker role), the runtime image and its self-check record (clara_image role).
+
 Reads only. The /proc root, the passwd entries and the host name are arguments so that tests can
 give fake ones.
 """
@@ -26,6 +29,7 @@ __metaclass__ = type
 
 import binascii
 import errno
+import hashlib
 import json
 import os
 import socket
@@ -507,4 +511,105 @@ def host_check(project, kit_root=None, kit_components=(), paths=(), ports=(), al
     problems.extend(port_problems(ports, listeners, unreadable))
     result = dict(problems=problems, listeners=listeners, hostname=hostname)
     result.update(facts)
+    return result
+
+
+# --- what the later roles of site.yml would ask the host again: the engine, the image ------------------------------
+# site.yml's first play checks each machine in one call; the same call reads what the docker and clara_image roles
+# need to decide, so that a rerun asks the engine nothing more. RUN is a callable (argv) -> (rc, stdout, stderr),
+# as AnsibleModule.run_command; DOCKER the path of the docker command, or None when it is not installed.
+
+NVIDIA_VENDOR = "0x10de"
+
+
+def _first_line(path):
+    try:
+        with open(path, "rb") as fh:
+            return fh.readline().decode("utf-8", "replace").rstrip("\n")
+    except (IOError, OSError):
+        return None
+
+
+def nvidia_probe_lines(proc_root="/proc", sys_root="/sys"):
+    """The lines the docker role's GPU probe prints: 'driver: <first line of /proc/driver/nvidia/version>' when an
+    NVIDIA driver is loaded, then 'pci: <device> <class>' for each NVIDIA display or 3D controller (class 0x03xxxx)
+    on the PCI bus."""
+    lines = []
+    version = _first_line(os.path.join(proc_root, "driver", "nvidia", "version"))
+    if version is not None:
+        lines.append("driver: %s" % version)
+    devices = os.path.join(sys_root, "bus", "pci", "devices")
+    try:
+        names = sorted(os.listdir(devices))
+    except OSError:
+        names = []
+    for name in names:
+        vendor = _first_line(os.path.join(devices, name, "vendor"))
+        klass = _first_line(os.path.join(devices, name, "class"))
+        if vendor is None or klass is None:
+            continue
+        if vendor.strip() == NVIDIA_VENDOR and klass.strip().startswith("0x03"):
+            lines.append("pci: %s %s" % (name, klass.strip()))
+    return lines
+
+
+def engine_read(run, docker, info_format, gpus=False, proc_root="/proc", sys_root="/sys"):
+    """What `docker info --format INFO_FORMAT` answers, as ansible.builtin.command would return it (rc, stdout,
+    stderr, msg), and with GPUS the GPU probe's lines (gpu_lines; else None)."""
+    result = dict(info_format=info_format, rc=None, stdout="", stderr="", msg="",
+                  gpu_lines=nvidia_probe_lines(proc_root, sys_root) if gpus else None)
+    if not docker:
+        result.update(rc=2, msg="the docker command is not installed on this host")
+        return result
+    rc, out, err = run([docker, "info", "--format", info_format])
+    result.update(rc=rc, stdout=(out or "").rstrip("\n"), stderr=(err or "").rstrip("\n"))
+    return result
+
+
+def _sha1_file(path):
+    digest = hashlib.sha1()  # nosec: the same checksum ansible.builtin.stat gives, not a security measure
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(65536), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def image_record(record_dir, image_id):
+    """{path, exists, checksum}: the self-check record <record_dir>/verified-<image id without sha256:> the
+    clara_image role writes, and its SHA-1 (ansible.builtin.stat's checksum; None when it is not a file)."""
+    path = os.path.join(record_dir, "verified-%s" % str(image_id).replace("sha256:", ""))
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return dict(path=path, exists=True, checksum=_sha1_file(path))
+    except (IOError, OSError):
+        pass
+    return dict(path=path, exists=os.path.lexists(path), checksum=None)
+
+
+def image_read(run, docker, name, record_dir=None):
+    """{name, images, record, msg}: the images under NAME as community.docker.docker_image_info lists them (the
+    engine's inspection of each), [] when there is none, or None when the engine could not be asked; and, for the
+    image found, its self-check record in RECORD_DIR (see image_record; None without one)."""
+    result = dict(name=name, images=None, record=None, msg="")
+    if not docker:
+        result["msg"] = "the docker command is not installed"
+        return result
+    rc, out, err = run([docker, "image", "inspect", name])
+    if rc != 0:
+        if "no such image" in (err or "").lower() or "no such object" in (err or "").lower():
+            result["images"] = []
+        else:
+            result["msg"] = (err or out or "docker image inspect exited %d" % rc).strip()
+        return result
+    try:
+        images = json.loads(out)
+    except ValueError as exc:
+        result["msg"] = "docker image inspect printed no JSON: %s" % exc
+        return result
+    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+        result["msg"] = "docker image inspect printed no list of images"
+        return result
+    result["images"] = images
+    if images and record_dir and images[0].get("Id"):
+        result["record"] = image_record(record_dir, images[0]["Id"])
     return result

@@ -745,6 +745,46 @@ def _read_record(path, key):
         return None
 
 
+def installed_kit(src, dest, record, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE, owner=None,
+                  group=None):
+    """Whether DEST holds the kit SRC as its extraction RECORD says, with nothing to change: what extract_kit with the
+    same arguments finds on a rerun, read without the password (the record binds the password to the archive's bytes,
+    which must be the same). Reads only.
+
+    Returns (the SHA-256 of SRC or None when it is missing, None when the kit is in place, else the reason
+    extract_kit would act, a few words).
+    """
+    if not os.path.isfile(src):
+        return None, "its zip %s is not on this host" % src
+    archive_sha = _sha256_file(src)
+    try:
+        root_mode = parse_mode(mode, "mode")
+        priv_mode = parse_mode(private_mode, "private_mode")
+        uid, gid = resolve_uid(owner), resolve_gid(group)
+    except KitArchiveError as exc:
+        return archive_sha, str(exc)
+    try:
+        with open(record) as fh:
+            key = json.load(fh).get("key")
+    except (OSError, IOError, ValueError, AttributeError):
+        return archive_sha, "it has no extraction record %s" % record
+    wanted = _record_key(src, None, DEFAULT_ROOT_MODE if root_mode is None else root_mode,
+                         DEFAULT_PRIVATE_MODE if priv_mode is None else priv_mode, uid, gid, archive_sha)
+    if not isinstance(key, dict) or any(key.get(k) != v for k, v in wanted.items() if k != "password"):
+        return archive_sha, "its extraction record %s is of another zip or other modes" % record
+    cached = _read_record(record, key)
+    if cached is None:
+        return archive_sha, "its extraction record %s cannot be read" % record
+    if not os.path.isdir(dest) or os.path.islink(dest):
+        return archive_sha, "its folder %s is missing" % dest
+    planned = _plan(src, dest, True, cached["desired"], wanted["mode"], uid, gid)
+    if planned["changed"]:
+        count = len(planned["added"]) + len(planned["changed_files"]) + len(planned["removed"])
+        return archive_sha, "its folder %s differs from the kit (%s)" % (
+            dest, "%d file(s)" % count if count else "the folder's mode or owner")
+    return archive_sha, None
+
+
 def _write_record(path, key, encryption, desired):
     data = {"key": key, "encryption": encryption,
             "desired": dict((rel, dict((k, e.get(k)) for k in _RECORD_FIELDS)) for rel, e in desired.items())}

@@ -39,6 +39,10 @@ description:
   - Run with become, the call itself says whether Ansible can become root on the host (RV(uid)); with
     O(checks=false) it does nothing else (the inventory's own check found problems, and the host's checks would read
     bad values).
+  - With O(engine) and O(image), it also reads what the C(docker) and C(clara_image) roles would ask the host again
+    later in C(site.yml) - the Docker engine's answer, the NVIDIA GPUs, the runtime image and its self-check record -
+    so that a rerun asks the engine nothing more (RV(engine), RV(image)). Those roles read them from this result, and
+    ask themselves when they run on their own.
   - Changes nothing but the run lock; returns C(changed=false).
 options:
   project:
@@ -147,6 +151,39 @@ options:
         description: Seconds without a heartbeat after which another controller's lock is taken over (V(0) never).
         type: int
         default: 3600
+  engine:
+    description:
+      - Ask the Docker engine C(docker info --format) O(engine.info_format), as the C(docker) role does, and return
+        the answer in RV(engine).
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      info_format:
+        description: The Go template given to C(docker info --format).
+        type: str
+        required: true
+      gpus:
+        description:
+          - Also look for NVIDIA GPUs as the C(docker) role does - a loaded driver in C(/proc/driver/nvidia/version),
+            NVIDIA display or 3D controllers on the PCI bus - and return the lines in RV(engine) (C(gpu_lines)).
+        type: bool
+        default: false
+  image:
+    description:
+      - Look for the image O(image.name) (C(docker image inspect)), when the engine answers, and for its self-check
+        record; returned in RV(image).
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      name:
+        description: The image reference.
+        type: str
+        required: true
+      record_dir:
+        description:
+          - The folder of the C(clara_image) role's self-check records; the record of the image found is the file
+            C(verified-<image id without sha256:>) in it.
+        type: path
   checks:
     description: V(false) runs no check and takes no lock; the call only says that Ansible became root (RV(uid)).
     type: bool
@@ -275,6 +312,25 @@ uid:
   returned: always
   type: int
   sample: 0
+engine:
+  description:
+    - With O(engine), the engine's answer to C(docker info --format) as M(ansible.builtin.command) returns it (C(rc),
+      C(stdout), C(stderr), C(msg)), the O(engine.info_format) asked, and C(gpu_lines), the lines of the GPU probe
+      (V(null) unless O(engine.gpus)); else V(null).
+  returned: always
+  type: dict
+  sample: {info_format: "{\"version\": {{json .ServerVersion}}}", rc: 0, stdout: "{\"version\": \"26.1.5\"}", stderr: "",
+           msg: "", gpu_lines: null}
+image:
+  description:
+    - "With O(image), when the engine answered, C(name), C(images) - what M(community.docker.docker_image_info) lists
+      for it (each image's inspection; empty when there is none, V(null) when the engine could not be asked, C(msg)
+      saying why) - and C(record), the self-check record of the image found (C(path), C(exists), C(checksum) - its
+      SHA-1, as M(ansible.builtin.stat) gives it) or V(null); else V(null)."
+  returned: always
+  type: dict
+  sample: {name: "clarafl/clara-train-cpu:4.0", images: [{Id: "sha256:4f1c...", Config: {Labels: {}}}],
+           record: {path: /var/lib/clarafl/images/verified-4f1c..., exists: true, checksum: 3b0f...}, msg: ""}
 lock:
   description:
     - What became of O(lock) - C(acquired), C(held_by_other), C(holder) (the other run, or V(null)), C(stolen_from),
@@ -294,7 +350,12 @@ from ansible_collections.clarafl.federation.plugins.module_utils.docker_sdk impo
     NotFound,
     connect,
 )
-from ansible_collections.clarafl.federation.plugins.module_utils.host_check import gpu_problems, host_check
+from ansible_collections.clarafl.federation.plugins.module_utils.host_check import (
+    engine_read,
+    gpu_problems,
+    host_check,
+    image_read,
+)
 from ansible_collections.clarafl.federation.plugins.module_utils.run_lock import RunLockError, acquire, describe
 
 REFUSAL = ("Another run holds the lock of this project: %s. Wait for it to finish; if no run is going on (the holder "
@@ -360,6 +421,16 @@ def take_lock(lock):
     return result, None
 
 
+def reads(module, result):
+    """What the docker and clara_image roles would ask the host again (engine, image), into RESULT."""
+    p = module.params
+    docker = module.get_bin_path("docker") if p["engine"] or p["image"] else None
+    if p["engine"]:
+        result["engine"] = engine_read(module.run_command, docker, p["engine"]["info_format"], p["engine"]["gpus"])
+    if p["image"] and (result["engine"] or {}).get("rc", 0) == 0:
+        result["image"] = image_read(module.run_command, docker, p["image"]["name"], p["image"]["record_dir"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -389,6 +460,14 @@ def main():
                 steal=dict(type="bool", default=False),
                 expiry=dict(type="int", default=3600),
             )),
+            engine=dict(type="dict", options=dict(
+                info_format=dict(type="str", required=True),
+                gpus=dict(type="bool", default=False),
+            )),
+            image=dict(type="dict", options=dict(
+                name=dict(type="str", required=True),
+                record_dir=dict(type="path"),
+            )),
             checks=dict(type="bool", default=True),
             fail_on_problems=dict(type="bool", default=False),
         ),
@@ -397,7 +476,7 @@ def main():
     p = module.params
     if not p["checks"]:
         module.exit_json(changed=False, problems=[], listeners=[], hostname="", uid=os.geteuid(), lock=None,
-                         kit_root_exists=False, kit_root_marker=None, kit_root_created_by_collection=False,
+                         engine=None, image=None, kit_root_exists=False, kit_root_marker=None, kit_root_created_by_collection=False,
                          kit_root_foreign_entries=[])
     if not p["project"]:
         module.fail_json(msg="project must not be empty")
@@ -417,7 +496,8 @@ def main():
         devices = "all" if devices in ("all", None) else [str(d) for d in (devices or [])]
         result["problems"].extend(gpu_problems(gpus["sites"], devices, gpus.get("host") or result["hostname"],
                                                nvidia_smi(module), runtimes(client)))
-    result.update(changed=False, uid=os.geteuid(), lock=None)
+    result.update(changed=False, uid=os.geteuid(), lock=None, engine=None, image=None)
+    reads(module, result)
     if p["lock"] and not result["problems"] and not module.check_mode:
         result["lock"], refusal = take_lock(p["lock"])
         result["changed"] = False  # bookkeeping of the run, not a change to the host

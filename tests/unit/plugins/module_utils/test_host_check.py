@@ -5,6 +5,7 @@
 
 from __future__ import absolute_import, division, print_function
 
+import hashlib
 import json
 import os
 import socket
@@ -473,3 +474,87 @@ def test_gpus_asked_for_but_not_usable_are_one_sentence(smi, devices, runtimes, 
     wanted = "all" if devices == "all" else ", ".join(devices)
     assert hc.gpu_problems(["a", "b"], devices, "m1", smi, runtimes) == [
         "Site(s) a, b ask for GPUs (%s) but m1 %s: %s" % (wanted, what, ADVICE)]
+
+
+# --- what the later roles of site.yml would ask again: the engine, the GPUs, the image -----------------------------
+
+def _sys_device(root, name, vendor, klass):
+    device = root / "bus" / "pci" / "devices" / name
+    device.mkdir(parents=True)
+    (device / "vendor").write_text(vendor + "\n")
+    (device / "class").write_text(klass + "\n")
+
+
+def test_the_gpu_probe_reads_the_driver_and_the_nvidia_display_controllers(tmp_path):
+    proc, sys_root = tmp_path / "proc", tmp_path / "sys"
+    assert hc.nvidia_probe_lines(str(proc), str(sys_root)) == []
+    (proc / "driver" / "nvidia").mkdir(parents=True)
+    (proc / "driver" / "nvidia" / "version").write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.54\n"
+                                                         "GCC version: 12\n")
+    _sys_device(sys_root, "0000:01:00.0", "0x10de", "0x030000")
+    _sys_device(sys_root, "0000:02:00.0", "0x10de", "0x030200")
+    _sys_device(sys_root, "0000:03:00.0", "0x10de", "0x040300")  # NVIDIA's audio function: no GPU
+    _sys_device(sys_root, "0000:04:00.0", "0x8086", "0x030000")  # another vendor's display controller
+    assert hc.nvidia_probe_lines(str(proc), str(sys_root)) == [
+        "driver: NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.54",
+        "pci: 0000:01:00.0 0x030000", "pci: 0000:02:00.0 0x030200"]
+
+
+class FakeDocker(object):
+    """The docker command: each argv's (rc, stdout, stderr), and the argvs it was given."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        return self.answers[argv[1]]
+
+
+INFO_FORMAT = '{"version": {{json .ServerVersion}}}'
+
+
+def test_the_engine_read_is_the_docker_roles_command_result(tmp_path):
+    run = FakeDocker({"info": (0, '{"version": "26.1.5"}\n', "")})
+    found = hc.engine_read(run, "/usr/bin/docker", INFO_FORMAT, gpus=True, proc_root=str(tmp_path), sys_root=str(tmp_path))
+    assert found == {"info_format": INFO_FORMAT, "rc": 0, "stdout": '{"version": "26.1.5"}', "stderr": "", "msg": "",
+                     "gpu_lines": []}
+    assert run.calls == [["/usr/bin/docker", "info", "--format", INFO_FORMAT]]
+    down = FakeDocker({"info": (1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n")})
+    found = hc.engine_read(down, "/usr/bin/docker", INFO_FORMAT)
+    assert (found["rc"], found["stderr"], found["gpu_lines"]) == (
+        1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.", None)
+    missing = hc.engine_read(FakeDocker({}), None, INFO_FORMAT)
+    assert missing["rc"] == 2 and missing["msg"] == "the docker command is not installed on this host"
+
+
+def test_the_image_read_lists_the_image_and_reads_its_self_check_record(tmp_path):
+    image = {"Id": "sha256:" + "4f" * 32, "RepoTags": ["clarafl/clara-train-cpu:4.0"],
+             "Config": {"Labels": {"org.clarafl.build-inputs": "abc"}}}
+    run = FakeDocker({"image": (0, json.dumps([image]), "")})
+    found = hc.image_read(run, "/usr/bin/docker", "clarafl/clara-train-cpu:4.0", str(tmp_path))
+    record = str(tmp_path / ("verified-" + "4f" * 32))
+    assert found == {"name": "clarafl/clara-train-cpu:4.0", "images": [image], "msg": "",
+                     "record": {"path": record, "exists": False, "checksum": None}}
+    assert run.calls == [["/usr/bin/docker", "image", "inspect", "clarafl/clara-train-cpu:4.0"]]
+    with open(record, "w") as fh:
+        fh.write('{"image": "clarafl/clara-train-cpu:4.0"}')
+    # The SHA-1 ansible.builtin.stat gives as its checksum.
+    assert hc.image_read(run, "/usr/bin/docker", "x", str(tmp_path))["record"]["checksum"] == (
+        hashlib.sha1(b'{"image": "clarafl/clara-train-cpu:4.0"}').hexdigest())
+    assert hc.image_read(run, "/usr/bin/docker", "x")["record"] is None
+
+
+@pytest.mark.parametrize("answer,images,msg", [
+    ((1, "[]\n", "Error: No such image: clarafl/x:1\n"), [], ""),
+    ((1, "", "Error response from daemon: No such image: clarafl/x:1\n"), [], ""),
+    ((1, "", "permission denied while trying to connect to the Docker daemon socket\n"), None,
+     "permission denied while trying to connect to the Docker daemon socket"),
+    ((0, "not json", ""), None, "docker image inspect printed no JSON: Expecting value: line 1 column 1 (char 0)"),
+    ((0, '{"Id": "x"}', ""), None, "docker image inspect printed no list of images"),
+])
+def test_an_image_not_there_is_none_and_an_engine_not_asked_is_unknown(answer, images, msg):
+    found = hc.image_read(FakeDocker({"image": answer}), "/usr/bin/docker", "clarafl/x:1", "/nowhere")
+    assert (found["images"], found["record"], found["msg"]) == (images, None, msg)
+    assert hc.image_read(FakeDocker({}), None, "clarafl/x:1")["msg"] == "the docker command is not installed"

@@ -11,6 +11,8 @@ import socket
 
 import pytest
 
+from ansible.module_utils import basic
+
 from module_runner import run_module
 from ansible_collections.clarafl.federation.plugins.modules import fl_host_check
 
@@ -179,3 +181,56 @@ def test_the_servers_own_container_is_looked_up_by_name(tmp_path, capsys, monkey
 
     assert fl_host_check.container_ids(Client(), ["clarafl-p1-server", "clarafl-p1-gone"]) == ["c" * 64]
     assert fl_host_check.container_ids("no engine", ["clarafl-p1-server"]) == []
+
+
+# --- what the docker and clara_image roles would ask again: the engine and the image --------------------------
+
+def _fake_docker(monkeypatch, answers, installed=True):
+    """The docker command the module finds and runs: each subcommand's (rc, stdout, stderr); the argvs given."""
+    calls = []
+
+    def run_command(self, args, **_kwargs):  # pylint: disable=unused-argument
+        calls.append(list(args))
+        return answers[args[1]]
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, name, *a, **k: "/usr/bin/docker" if installed and name == "docker" else None)
+    return calls
+
+
+def test_without_engine_or_image_nothing_more_is_read(tmp_path, capsys, monkeypatch):
+    calls = _fake_docker(monkeypatch, {})
+    result = _check(capsys, tmp_path)
+    assert result["engine"] is None and result["image"] is None and calls == []
+
+
+def test_the_engine_and_the_image_are_read_for_the_later_roles(tmp_path, capsys, monkeypatch):
+    image = {"Id": "sha256:" + "ab" * 32, "Config": {"Labels": None}}
+    calls = _fake_docker(monkeypatch, {"info": (0, '{"version": "26.1.5"}\n', ""),
+                                       "image": (0, json.dumps([image]), "")})
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / ("verified-" + "ab" * 32)).write_text("checked")
+    for check_mode in (False, True):  # reads only, the same in check mode
+        result = _check(capsys, tmp_path, check_mode=check_mode,
+                        engine={"info_format": "{{json .ServerVersion}}"},
+                        image={"name": "clarafl/clara-train-cpu:4.0", "record_dir": str(tmp_path / "images")})
+        assert result["changed"] is False and result["problems"] == []
+        assert result["engine"] == {"info_format": "{{json .ServerVersion}}", "rc": 0, "stdout": '{"version": "26.1.5"}',
+                                    "stderr": "", "msg": "", "gpu_lines": None}
+        assert result["image"]["images"] == [image]
+        assert result["image"]["record"]["exists"] is True and len(result["image"]["record"]["checksum"]) == 40
+    assert calls[:2] == [["/usr/bin/docker", "info", "--format", "{{json .ServerVersion}}"],
+                         ["/usr/bin/docker", "image", "inspect", "clarafl/clara-train-cpu:4.0"]]
+
+
+def test_an_engine_that_does_not_answer_is_not_asked_for_the_image(tmp_path, capsys, monkeypatch):
+    calls = _fake_docker(monkeypatch, {"info": (1, "", "Cannot connect to the Docker daemon\n")})
+    result = _check(capsys, tmp_path, engine={"info_format": "x", "gpus": True}, image={"name": "clarafl/x:1"})
+    assert result["engine"]["rc"] == 1 and isinstance(result["engine"]["gpu_lines"], list)
+    assert result["image"] is None and len(calls) == 1
+    _fake_docker(monkeypatch, {}, installed=False)
+    result = _check(capsys, tmp_path, engine={"info_format": "x"}, image={"name": "clarafl/x:1"})
+    assert result["engine"]["rc"] == 2 and result["image"] is None
+    result = _check(capsys, tmp_path, image={"name": "clarafl/x:1"})
+    assert result["engine"] is None and result["image"]["images"] is None
