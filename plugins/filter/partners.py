@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.clarafl.federation.plugins.module_utils import partner_join, partners
+from ansible_collections.clarafl.federation.plugins.module_utils import federation, partner_join, partners
 
 
 def _names(sites):
@@ -74,10 +76,22 @@ def fl_partner_registrations(sites, files, containers):
     return out
 
 
+def fl_partner_container_filters(project, sites=None):
+    """docker_host_info's containers_filters for a project's containers on a machine: with SITES (a partner
+    organization's sites on it), only those sites' containers, by name."""
+    filters = {"label": "org.clarafl.project=%s" % project}
+    if sites is not None:
+        names = [federation.container_name(project, s["name"] if isinstance(s, dict) else s) for s in sites]
+        # No site: a name no container has, so that nothing is matched.
+        filters["name"] = ["^/?%s$" % re.escape(n) for n in names] or ["^/?%s$" % re.escape(federation.container_name(project, ""))]
+    return filters
+
+
 class FilterModule(object):
     def filters(self):
         return {"fl_partners": fl_partners, "fl_partner_clients": fl_partner_clients,
                 "fl_partner_export_plan": fl_partner_export_plan,
                 "fl_partner_join_problems": fl_partner_join_problems,
                 "fl_partner_kit_checks": fl_partner_kit_checks, "fl_partner_kit_installs": fl_partner_kit_installs,
-                "fl_partner_registrations": fl_partner_registrations}
+                "fl_partner_registrations": fl_partner_registrations,
+                "fl_partner_container_filters": fl_partner_container_filters}

@@ -6,12 +6,17 @@ play's inventory check (inventory_problems)."""
 
 from __future__ import absolute_import, division, print_function
 
+import os
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.clarafl.federation.plugins.filter import partners as f
 from ansible_collections.clarafl.federation.plugins.filter.inventory_check import inventory_problems
 
+from test_inventory_problems import hostvars_of
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 GROUPS = {"all": ["fl-server", "gpu-a", "fl-admin"], "ungrouped": [], "fl_server": ["fl-server"],
           "fl_clients": ["gpu-a"], "fl_admin": ["fl-admin"]}
 PARTNERS = [{"name": "org2", "org": "org2", "contact": "it@org2.example"}]
@@ -28,7 +33,7 @@ def _hostvars(partners, **on_client):
 
 def test_the_filters_are_registered():
     assert sorted(f.FilterModule().filters()) == [
-        "fl_partner_clients", "fl_partner_export_plan", "fl_partner_join_problems", "fl_partner_kit_checks",
+        "fl_partner_clients", "fl_partner_container_filters", "fl_partner_export_plan", "fl_partner_join_problems", "fl_partner_kit_checks",
         "fl_partner_kit_installs", "fl_partner_registrations", "fl_partners"]
 
 
@@ -45,6 +50,16 @@ def test_partner_sites_in_the_inventory_check():
 def test_a_wrong_type_is_said_once():
     errors = inventory_problems(_hostvars({"name": "org2"}), GROUPS)["errors"]
     assert errors == ["fl_partner_sites (on all hosts) must be a list of dicts: {'name': 'org2'} is not."]
+
+
+def test_an_example_partner_inventory_has_no_problem():
+    hostvars, groups = hostvars_of(os.path.join(REPO, "inventories", "partner"))
+    assert groups["fl_partner_clients"] == ["gpu-org2"]
+    assert inventory_problems(hostvars, groups, strict=True) == {"errors": [], "warnings": []}
+    values = dict((k, hostvars["gpu-org2"][k]) for k in ("fl_sites",))
+    assert f.fl_partner_join_problems(["gpu-org2"], {"gpu-org2": values}, {"org2": "x"}, {},
+                                      hostvars["gpu-org2"]["fl_partner_kit_dir"],
+                                      hostvars["gpu-org2"]["fl_project_name"]) == []
 
 
 def test_the_lead_side_filters():
@@ -79,3 +94,11 @@ def test_the_partner_side_filters():
         {"name": "org2", "log": "/opt/k/org2/log.txt", "since": 120},
         {"name": "org2-b", "log": "/opt/k/org2-b/log.txt", "since": 0}]
     assert f.fl_partner_registrations(sites, {}, {})[0]["since"] == 0
+
+
+def test_a_partner_machine_acts_on_its_own_sites_containers_only():
+    assert f.fl_partner_container_filters("pfed") == {"label": "org.clarafl.project=pfed"}
+    assert f.fl_partner_container_filters("pfed", [{"name": "org2"}, "org2-b"]) == {
+        "label": "org.clarafl.project=pfed", "name": ["^/?clarafl\\-pfed\\-org2$", "^/?clarafl\\-pfed\\-org2\\-b$"]}
+    # No site: no container.
+    assert f.fl_partner_container_filters("pfed", [])["name"] == ["^/?clarafl\\-pfed\\-$"]
