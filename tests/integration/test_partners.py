@@ -221,6 +221,10 @@ def test_the_partner_joins_and_the_lead_trains_with_it(fed):
     shutil.copytree(str(fed["export"] / "org2"), str(handed))
     secrets = list(_load(handed / "passwords.yml")["fl_partner_kit_passwords"].values())
     inventory = partner_inventory(fed, handed, readme_digest(handed, "org2.zip"))
+    # A preview first: nothing is made, nothing fails for what a real run would have made before.
+    preview = run_playbook(JOIN, inventory=inventory, args=["-e", "@%s" % (handed / "passwords.yml"), "--check"])
+    assert preview.rc == 0, preview.output[-4000:]
+    assert container(fed, "org2") is None and not (fed["ctrl"] / "kits").exists()
     away = {}
     for key in ("workspace", "export"):
         away[key] = str(fed[key]) + ".away"
