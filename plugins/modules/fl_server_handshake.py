@@ -61,6 +61,9 @@ options:
     description: Seconds to wait for the connection and for the handshake, each.
     type: float
     default: 10
+  host:
+    description: The machine's name in the messages (its inventory name); default its host name.
+    type: str
 extends_documentation_fragment:
   - clarafl.federation.attributes
 attributes:
@@ -133,12 +136,13 @@ def main():
             port=dict(type="int", required=True),
             address=dict(type="str"),
             timeout=dict(type="float", default=10.0),
+            host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     sites = check_server(p["kits"], p["cn"], p["port"], address=p["address"] or None, timeout=p["timeout"],
-                         host=socket.gethostname())
+                         host=p["host"] or socket.gethostname())
     failed = [s["sentence"] for s in sites if not s["ok"]]
     if failed:
         module.fail_json(msg=" ".join(failed), sites=sites)

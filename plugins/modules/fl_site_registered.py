@@ -53,6 +53,9 @@ options:
     description: Seconds between two readings of the logs.
     type: float
     default: 2
+  host:
+    description: The machine's name in the messages (its inventory name); default its host name.
+    type: str
 extends_documentation_fragment:
   - clarafl.federation.attributes
 attributes:
@@ -116,6 +119,7 @@ def main():
             server=dict(type="str", required=True),
             timeout=dict(type="int", default=180),
             delay=dict(type="float", default=2.0),
+            host=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -131,8 +135,9 @@ def main():
     result = dict(changed=False, registered=registered, waited=round(time.time() - begun, 1))
     if waiting and not module.check_mode:
         logs = dict((s["name"], s["log"]) for s in p["sites"])
-        module.fail_json(msg=" ".join(registration_sentence(states[name], name, socket.gethostname(), logs[name],
-                                                            p["server"], p["timeout"]) for name in waiting), **result)
+        host = p["host"] or socket.gethostname()
+        module.fail_json(msg=" ".join(registration_sentence(states[name], name, host, logs[name], p["server"],
+                                                            p["timeout"]) for name in waiting), **result)
     module.exit_json(**result)
 
 

@@ -84,9 +84,10 @@ def test_the_handshake_module_says_a_closed_port(runs, capsys):
     port = probe.getsockname()[1]
     probe.close()
     result, raw = run_module(fl_server_handshake, {"kits": [_kit(runs, "first", "org2")], "cn": "localhost",
-                                                   "port": port, "timeout": 2}, capsys)
+                                                   "port": port, "timeout": 2, "host": "gpu-org2"}, capsys)
     assert result["failed"] is True
-    assert "site org2 cannot reach the FL server localhost:%d: the connection is refused" % port in result["msg"]
+    assert result["msg"].startswith("From gpu-org2, site org2 cannot reach the FL server localhost:%d: the connection "
+                                    "is refused" % port)
     assert runs["first"]["kits"]["org2"]["password"] not in raw
 
 
