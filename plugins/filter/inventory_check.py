@@ -15,7 +15,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.clarafl.federation.plugins.module_utils import federation
+from ansible_collections.clarafl.federation.plugins.module_utils import federation, partners
 from ansible_collections.clarafl.federation.plugins.module_utils.inventory_check import (
     FEDERATION_VARS,
     RenderFailure,
@@ -122,6 +122,11 @@ def inventory_problems(hostvars, groups, strict=False):
     clients = [host for host in groups.get("fl_clients") or [] if host in machines]
     result["errors"] = list(result["errors"]) + federation.site_problems(clients, machines) + \
         federation.shared_machines([h for h in groups.get("all") or [] if h in machines], machines, clients)
+    # Sites other organizations run are data of the inventory: their names, orgs and contacts, beside the lead's sites.
+    partner_values = dict((h, machines[h][partners.VARIABLE]) for h in groups.get("all") or []
+                          if h in machines and not isinstance(machines[h].get(partners.VARIABLE, RenderFailure("")),
+                                                              RenderFailure))
+    result["errors"] += partners.partner_problems(partner_values, federation.federation_sites(clients, machines))
     return result
 
 

@@ -454,6 +454,10 @@ START_MARKERS = ("Starting client training", "Create initial model message", "Se
 # The server's line per aggregated round (0-based engine round), and its line when a training starts.
 ROUND_LINE = "Aggregation time for the round"
 STARTED_LINE = "Server training has been started"
+# A site's line when the server took it ("Successfully registered client:org2 for <project>. Got token:..."), and
+# the server's answer to a site whose earlier registration it still holds (until its heartbeat timeout).
+REGISTERED_LINE = "Successfully registered client"
+ALREADY_REGISTERED = "Client ID already registered"
 # "2026-11-30 08:38:34,857 - root - WARNING - "
 LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - \S+ - [A-Z]+ - ")
 # The engine reporting an app's failure: "FL server execution exception: <the app's error>".

@@ -56,6 +56,9 @@ FEDERATION_VARS = {
     "fl_sites": {"type": "list", "elements": "dict", "group": "fl_clients",
                  "description": "Sites a client machine runs: [{name, org, dataset_dir, gpus, demo_data}]."},
     "fl_dataset_root": {"type": "path", "description": "Folder holding one dataset folder per site, named as the site."},
+    "fl_partner_sites": {"type": "list", "elements": "dict",
+                         "description": "Sites other organizations run, as data (no machine): [{name, org, contact, "
+                                        "required}] (module_utils/partners.py)."},
     "fl_strict_variables": {"type": "bool", "description": "Refuse unknown variable names instead of warning."},
     "fl_run_lock_steal": {"type": "bool", "description": "Take over the run lock another run left behind."},
     "fl_run_lock_expiry": {"type": "int", "description": "Seconds without a heartbeat after which another "
@@ -92,6 +95,8 @@ RANGES = {
     "fl_admin_max_recoveries": (0, None),
     "fl_run_lock_expiry": (0, None),
     "provisioning_lock_expiry": (0, None),
+    "fl_partner_connect_timeout": (1, None),
+    "fl_partner_join_timeout": (1, None),
     "zerotier_api_timeout": (1, None),
     "zerotier_wait_timeout": (1, None),
     "zerotier_wait_delay": (1, None),

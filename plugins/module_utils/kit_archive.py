@@ -624,6 +624,44 @@ def check_kit_password(src, password, full=True):
         archive.close()
 
 
+def read_members(src, password, names):
+    """{name: bytes} of the file members NAMES (paths in the archive, such as ``startup/client.crt``) that src
+    holds, each read to the end with PASSWORD (CRC verified) and kept in memory; names it lacks are left out.
+
+    Nothing is written. Raises KitArchiveError as extraction does (wrong_password, corrupt, truncated, limit, ...).
+    """
+    wanted = set(names)
+    archive = _Archive(src, os.path.dirname(os.path.abspath(src)) or "/", password)
+    try:
+        archive.check_password()
+        out = {}
+        for info, _parts, rel, is_dir in archive.members:
+            if is_dir or rel not in wanted:
+                continue
+            chunks = []
+            archive.stream(info, chunks.append)
+            out[rel] = b"".join(chunks)
+        return out
+    finally:
+        archive.close()
+
+
+def member_digests(src, password, skip=None):
+    """{name: sha256} of every file member of src, read to the end with PASSWORD (CRC verified), except those for
+    which skip(name) is true (they are not even decrypted). Raises KitArchiveError as read_members does."""
+    archive = _Archive(src, os.path.dirname(os.path.abspath(src)) or "/", password)
+    try:
+        archive.check_password()
+        out = {}
+        for info, _parts, rel, is_dir in archive.members:
+            if is_dir or (skip is not None and skip(rel)):
+                continue
+            out[rel] = archive.stream(info)[0]
+        return out
+    finally:
+        archive.close()
+
+
 def extract_kit(src, dest, password=None, mode=DEFAULT_ROOT_MODE, private_mode=DEFAULT_PRIVATE_MODE,
                 owner=None, group=None, check_mode=False, record=None, checksum=None, max_size=DEFAULT_MAX_SIZE,
                 max_members=DEFAULT_MAX_MEMBERS, max_ratio=DEFAULT_MAX_RATIO):

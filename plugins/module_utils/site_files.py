@@ -22,6 +22,9 @@ CERT_PATH = os.path.join("startup", "client.crt")
 # still change it, and the running site must then be restarted.
 CONNECTION_PATH = os.path.join("startup", "fed_client.json")
 DEMO_MARKER = ".clarafl-demo-data"
+# The engine's log in a kit folder: a site that joins from another organization's controller reads its registration
+# there, after the size it had before its container started.
+LOG_PATH = "log.txt"
 MARKER_LIMIT = 4096
 
 
@@ -35,6 +38,13 @@ def _sha256(path):
         for chunk in iter(lambda: fh.read(1 << 16), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except (IOError, OSError):
+        return 0
 
 
 def _read_marker(path):
@@ -53,7 +63,7 @@ def _read_marker(path):
 
 
 def site_files(sites):
-    """Map each site's name to {kit, cert_sha256, connection_sha256, dataset, demo_marker}.
+    """Map each site's name to {kit, cert_sha256, connection_sha256, dataset, demo_marker, log_size}.
 
     ``sites`` is a list of dicts with ``name``, ``kit_dir`` and an optional ``dataset_dir``.
     A certificate that exists but cannot be read counts as no kit (cert_error says why).
@@ -66,7 +76,8 @@ def site_files(sites):
         if name in out:
             raise SiteFilesError("site %s is listed twice" % name)
         cert = os.path.join(site["kit_dir"], CERT_PATH)
-        result = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": ""}
+        result = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": "",
+                  "log_size": _size(os.path.join(site["kit_dir"], LOG_PATH))}
         if os.path.isfile(cert):
             try:
                 result["cert_sha256"] = _sha256(cert)

@@ -145,6 +145,10 @@ sites:
     demo_marker:
       description: The text of the demo data's record, or an empty string when there is none.
       type: str
+    log_size:
+      description: The size in bytes of the engine's log in the kit folder (C(log.txt)), 0 when there is none.
+      type: int
+      version_added: 0.3.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

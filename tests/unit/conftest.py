@@ -62,3 +62,11 @@ def engine_venv():
 @pytest.fixture(scope="session")
 def fixtures_dir():
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def partner_runs(engine_venv, tmp_path_factory):
+    """Real kits of a federation with partner sites (tests/unit/partner_kits.py), made once per session; read only."""
+    import partner_kits  # noqa: E402  (needs HERE on sys.path)
+
+    return partner_kits.provision(engine_venv, tmp_path_factory.mktemp("partner-kits"))

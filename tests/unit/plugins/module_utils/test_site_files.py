@@ -33,7 +33,7 @@ def make_dataset(data_dir, marker=None):
     return str(data_dir)
 
 
-EMPTY = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": ""}
+EMPTY = {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": "", "log_size": 0}
 
 
 def test_kit_and_dataset_present(tmp_path):
@@ -41,7 +41,16 @@ def test_kit_and_dataset_present(tmp_path):
     data = make_dataset(tmp_path / "data" / "org1-a", MARKER_TEXT.encode("utf-8"))
     found = site_files([{"name": "org1-a", "kit_dir": kit, "dataset_dir": data}])
     assert found == {"org1-a": {"kit": True, "cert_sha256": hashlib.sha256(CERT + b"org1-a").hexdigest(),
-                                "connection_sha256": "", "dataset": True, "demo_marker": MARKER_TEXT}}
+                                "connection_sha256": "", "dataset": True, "demo_marker": MARKER_TEXT,
+                                "log_size": 0}}
+
+
+def test_the_log_size_is_where_a_new_process_starts(tmp_path):
+    # A site whose container starts in this run registers in the log after this size (fl_site_registered's since).
+    kit = make_kit(tmp_path / "org2", CERT + b"org2")
+    with open(os.path.join(kit, "log.txt"), "wb") as fh:
+        fh.write(b"Successfully registered client:org2 for p. Got token:t\n")
+    assert site_files([{"name": "org2", "kit_dir": kit}])["org2"]["log_size"] == 55
 
 
 def test_where_the_site_connects_is_fingerprinted_apart(tmp_path):

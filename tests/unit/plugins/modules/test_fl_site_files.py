@@ -50,8 +50,10 @@ def test_reports_every_site(tmp_path, capsys):
     found = result["sites"]
     assert sorted(found) == ["org1-a", "org1-b", "org2", "org3"]
     assert found["org1-a"] == {"kit": True, "cert_sha256": hashlib.sha256(CERT + b"org1-a").hexdigest(),
-                               "connection_sha256": "", "dataset": True, "demo_marker": "site_index=0 num_sites=2\n"}
-    assert found["org1-b"] == {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False, "demo_marker": ""}
+                               "connection_sha256": "", "dataset": True, "demo_marker": "site_index=0 num_sites=2\n",
+                               "log_size": 0}
+    assert found["org1-b"] == {"kit": False, "cert_sha256": "", "connection_sha256": "", "dataset": False,
+                               "demo_marker": "", "log_size": 0}
     assert found["org2"]["kit"] is True and found["org2"]["dataset"] is True and found["org2"]["demo_marker"] == ""
     assert found["org3"]["cert_sha256"] == found["org1-a"]["cert_sha256"] and found["org3"]["dataset"] is False
     assert _tree(tmp_path) == before  # reads only
