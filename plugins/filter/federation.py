@@ -146,6 +146,9 @@ def fl_training_summary(summary):
     ]
     if summary.get('server_recovered'):
         lines.append('The server lost the run (it was restarted during the training): trained again from round 0.')
+    if summary.get('missing_partners'):
+        lines.append('Partner site(s) that had not joined when the run started, trained without: %s'
+                     % ', '.join(summary['missing_partners']))
     if summary.get('healed'):
         lines.append('Restarted and brought back (a hung start, no progress, or no answer to the server): %s'
                      % ', '.join(summary['healed']))
@@ -271,10 +274,10 @@ def fl_training_plan(state, summary, run_number, restart=False, status=None, sit
 
 
 def fl_mmar_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=None, demo=False,
-                    cross_validation=None):
+                    cross_validation=None, optional=None):
     """The federated configs to upload with an MMAR and what was written into them (module_utils/mmar_config.py)."""
     return federated_configs(server_text, client_text, settings, persistor, trainer, sites or [], bool(demo),
-                             cross_validation)
+                             cross_validation, optional or [])
 
 
 def fl_run_summary(metrics_text, fields):

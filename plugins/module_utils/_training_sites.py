@@ -49,6 +49,13 @@ class SiteSteps(object):
         """The sites of the run: the federation's own, and the partner sites that had joined when it started."""
         return self.sites + [s for s in self.record.get("partners") or [] if s not in self.sites]
 
+    def bystanders(self):
+        """Registered sites that do not take part in the run (a partner site that had not joined in time, whose old
+        registration lives on): while there are any, deploy and start name the run's sites instead of every site."""
+        part = set(self.taking_part())
+        return [c.get("name") for c in (self.out.get("status") or {}).get("registered_clients") or []
+                if c.get("name") and c.get("name") not in part]
+
     def contacts(self, partners):
         """Who to ask about partner sites: their contacts (the organization's, from fl_partner_sites)."""
         said = (self.p.get("partner_contacts") or {})
@@ -199,7 +206,8 @@ class SiteSteps(object):
     def deploy_clients(self, mmar):
         """Deploy MMAR to every site; a site that answers "No replies" while the others took it is sent the deploy
         again. Returns the sites that never took it."""
-        command = "deploy %s client" % mmar
+        base = "deploy %s client" % mmar
+        command = "%s %s" % (base, " ".join(self.taking_part())) if self.bystanders() else base
         try:
             self.send([command], timeout=120)
             return []
@@ -209,7 +217,7 @@ class SiteSteps(object):
                 self.explain(exc, ["server"] + self.sites)
         for _attempt in range(REDEPLOYS):
             self.sleep(REDEPLOY_PAUSE)
-            again = "%s %s" % (command, " ".join(late))
+            again = "%s %s" % (base, " ".join(late))
             try:
                 self.send([again], timeout=120)
                 return []
@@ -227,7 +235,8 @@ class SiteSteps(object):
             return []
         late = []
         # Sites that did not take the deploy are not started: the others are then named.
-        for command in self.d.start_commands(sites, self.p["gpus"], every=set(sites) >= set(self.sites)):
+        every = set(sites) >= set(self.taking_part()) and not self.bystanders()
+        for command in self.d.start_commands(sites, self.p["gpus"], every=every):
             try:
                 self.send([command], timeout=120)
             except ConsoleError as exc:

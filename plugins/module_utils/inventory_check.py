@@ -92,6 +92,7 @@ RANGES = {
     "fl_admin_unanswered_timeout": (1, None),
     "fl_admin_server_timeout": (1, None),
     "fl_admin_progress_interval": (1, None),
+    "fl_admin_partner_wait": (0, None),
     "fl_admin_max_recoveries": (0, None),
     "fl_run_lock_expiry": (0, None),
     "provisioning_lock_expiry": (0, None),

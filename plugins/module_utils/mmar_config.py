@@ -85,13 +85,14 @@ def _number(key, value, problems):
 
 
 def federated_configs(server_text, client_text, settings=None, persistor=None, trainer=None, sites=(), demo=False,
-                      cross_validation=None):
+                      cross_validation=None, optional=()):
     """The server and client configs to upload, and what was done to them.
 
     SERVER_TEXT / CLIENT_TEXT: the app's config texts, None when it lacks the file. SETTINGS: servers[0] values
     the inventory sets (None or empty: keep the app's). PERSISTOR / TRAINER: used only for a missing config.
     CROSS_VALIDATION: True / False writes the client config's ``cross_validate`` (the engine then runs cross-site
-    validation after training, or not); None keeps the app's value.
+    validation after training, or not); None keeps the app's value. OPTIONAL: the sites among SITES a run may
+    start without (partner sites not marked required): a min_num_clients the collection chooses counts the others.
     Returns {server, client, num_rounds, written, kept, warnings, problems, lines} (lists of sentences; lines
     is what the role prints);
     with problems, the configs are not to be used.
@@ -99,6 +100,7 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
     problems, written, kept, warnings = [], [], [], []
     sites = [sites] if isinstance(sites, str) else sites
     sites = [str(s) for s in sites or []]
+    counted = len([s for s in sites if s not in [str(o) for o in optional or []]])
     if isinstance(settings, str) and not settings.strip():
         settings = None
     if settings is not None and not isinstance(settings, dict):
@@ -133,14 +135,15 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
     first = servers[0]
     wanted = dict((k, v) for k, v in (settings or {}).items() if _is_set(v))
     if demo and "min_num_clients" not in wanted:
-        wanted["min_num_clients"] = len(sites)
-        source = "every site: the demo MMAR trains on all of them"
+        wanted["min_num_clients"] = counted
+        source = ("every site: the demo MMAR trains on all of them" if counted == len(sites) else
+                  "every site but the partner sites not marked required: the demo MMAR trains on all the others")
     else:
         source = None
     if generated_server:
         for key in ("num_rounds", "min_num_clients"):
             if key not in wanted:
-                wanted[key] = len(sites) if key == "min_num_clients" else first[key]
+                wanted[key] = counted if key == "min_num_clients" else first[key]
     for key in sorted(wanted):
         value = _number(key, wanted[key], problems)
         said = (source if key == "min_num_clients" and source else
@@ -173,7 +176,8 @@ def federated_configs(server_text, client_text, settings=None, persistor=None, t
     _cross_validation(client, cross_validation, written, kept, problems)
     rounds = first.get("num_rounds")
     result = dict(server=server, client=client, num_rounds=rounds if isinstance(rounds, int) else None,
-                  written=written, kept=kept, warnings=warnings, problems=problems)
+                  min_num_clients=min_clients if isinstance(min_clients, int) and not isinstance(min_clients, bool)
+                  else None, written=written, kept=kept, warnings=warnings, problems=problems)
     result["lines"] = config_lines(result)
     return result
 

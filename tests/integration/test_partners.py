@@ -15,23 +15,28 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import time
 import uuid
 
 import pytest
 import yaml
 
-from conftest import REPO, docker, port, run_playbook, write_local_inventory
+from conftest import REPO, ansible_command, docker, port, run_playbook, write_local_inventory
 
 sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
 import engine_venv as ev  # noqa: E402  (the unit tests' real provisioner, for a kit of another federation)
 
 SITE = os.path.join(REPO, "site.yml")
+TRAIN = os.path.join(REPO, "playbooks", "train.yml")
 JOIN = os.path.join(REPO, "playbooks", "join.yml")
 STOP = os.path.join(REPO, "playbooks", "stop.yml")
 TEARDOWN = os.path.join(REPO, "playbooks", "teardown.yml")
 ROUNDS = 3
 PARTNER = {"name": "org2", "org": "org2", "contact": "it@org2.test", "required": True}
+ORG3 = {"name": "org3", "org": "org3", "contact": "it@org3.test"}
+POLICIES = {"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed", "org3": "relaxed"}
 
 
 def _load(path):
@@ -117,6 +122,17 @@ def no_secret(output, secrets):
     shown = [s for s in secrets if s and s in output]
     assert shown == [], "secrets in the output: %d" % len(shown)
     assert "PRIVATE KEY" not in output
+
+
+def run_timed(playbook, inventory, extra_vars=None):
+    """ansible-playbook with each output line's arrival time: [(seconds since the start, line)], rc."""
+    cmd, cwd, env = ansible_command(playbook, inventory, extra_vars)
+    begun, lines = time.monotonic(), []
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, bufsize=1)
+    for line in proc.stdout:
+        lines.append((time.monotonic() - begun, line.rstrip("\n")))
+    return lines, proc.wait(timeout=1800)
 
 
 def join_leftovers():
@@ -246,10 +262,13 @@ def test_the_partner_joins_and_the_lead_trains_with_it(fed):
     assert again.rc == 0 and again.changed() == 0, again.output[-3000:]
     assert container(fed, "org2") == running
 
-    # The lead trains with org2: its training names the partner site among the sites it deploys to and starts.
-    trained = run_playbook(SITE, inventory=fed["inventory"],
-                           extra_vars={"fl_admin_sites": ["org1-a", "org1-b", "org2"]})
+    # The lead trains with org2, a required partner site that has joined: not waited for, deployed and started with
+    # the lead's own sites.
+    trained = run_playbook(SITE, inventory=fed["inventory"])
     assert trained.rc == 0, trained.output[-5000:]
+    assert "not joined" not in trained.output
+    assert "servers[0].min_num_clients = 3 (every site: the demo MMAR trains on all of them" in \
+        " ".join(trained.output.split())
     with open(str(fed["lead"] / "kits" / "admin" / "run_1-summary.json")) as handle:
         summary = json.load(handle)
     assert summary["finished"] is True and summary["rounds_done"] == ROUNDS
@@ -261,10 +280,7 @@ def test_the_partner_joins_and_the_lead_trains_with_it(fed):
 
 def test_a_partner_added_later_leaves_the_handed_over_zip_and_the_passwords_go_into_vault(fed):
     before = (fed["export"] / "org2" / "org2.zip").read_bytes()
-    org3 = {"name": "org3", "org": "org3", "contact": "it@org3.test"}
-    inventory = lead_inventory(fed, "with-org3.yml", fl_partner_sites=[PARTNER, org3],
-                               fl_org_policies={"clarafl": "relaxed", "org1": "relaxed", "org2": "relaxed",
-                                                "org3": "relaxed"},
+    inventory = lead_inventory(fed, "with-org3.yml", fl_partner_sites=[PARTNER, ORG3], fl_org_policies=POLICIES,
                                provisioning_export_vault_password="handed-over-apart")
     added = run_playbook(SITE, inventory=inventory, args=["--tags", "clara_image,provisioning", "-vvv"])
     assert added.rc == 0, added.output[-4000:]
@@ -305,3 +321,28 @@ def test_the_partner_stops_and_tears_down_its_own_site_only(fed):
     assert (fed["lead"] / "kits" / "server" / "startup").is_dir()
     # The lead's folders are the lead's: the partner's teardown never reached them.
     assert (fed["export"] / "org2" / "org2.zip").is_file() and (fed["workspace"] / "audit.pkl").is_file()
+
+
+def test_a_partner_that_never_joins_is_named_and_the_lead_trains_without_it(fed):
+    """org2's organization tore its site down (the test before; the server may still hold its registration) and
+    org3 never joined; neither is required now, so the demo's min_num_clients counts the lead's two sites."""
+    wait = 20
+    inventory = lead_inventory(fed, "optional-partners.yml", fl_partner_sites=[dict(PARTNER, required=False), ORG3],
+                               fl_org_policies=POLICIES, fl_admin_partner_wait=wait)
+    lines, rc = run_timed(TRAIN, inventory, extra_vars={"fl_admin_run_number": 2})
+    output = "\n".join(line for _at, line in lines)
+    assert rc == 0, output[-5000:]
+    task = [at for at, line in lines if line.startswith("TASK [clarafl.federation.fl_admin : Train to the run's end")]
+    said = [(at, line) for at, line in lines if "not joined" in line]
+    assert task and said, output[-5000:]
+    assert said[0][1].strip() == (
+        "Partner sites org2, org3 have not joined after %d s: ask it@org2.test (org2), it@org3.test (org3). "
+        "Training run 2 with the 2 site(s) present (min_num_clients 2)." % wait), said
+    # Named once the wait is over, within partner_wait + 10 s of the training's start.
+    assert wait <= said[0][0] - task[0] <= wait + 10, (task[0], said[0][0])
+    with open(str(fed["lead"] / "kits" / "admin" / "run_2-summary.json")) as handle:
+        summary = json.load(handle)
+    assert summary["finished"] is True and summary["rounds_done"] == ROUNDS
+    assert summary["missing_partners"] == ["org2", "org3"] and summary["sites"] == ["org1-a", "org1-b"]
+    assert all(summary["contributions"][s] >= 1 for s in ("org1-a", "org1-b"))
+    assert "Partner site(s) that had not joined when the run started, trained without: org2, org3" in output

@@ -256,6 +256,15 @@ def test_demo_trains_on_every_site_unless_set():
     assert first_server(configs(sites=["a", "b", "c"]))["min_num_clients"] == 2
 
 
+def test_demo_counts_partner_sites_only_when_required():
+    # org2 may be missing (not required): the demo's min_num_clients counts the others; the run's value is returned
+    out = configs(demo=True, sites=["a", "b", "org2"], optional=["org2"])
+    assert out["problems"] == [] and first_server(out)["min_num_clients"] == 2 and out["min_num_clients"] == 2
+    assert out["written"] == ["servers[0].min_num_clients = 2 (every site but the partner sites not marked "
+                              "required: the demo MMAR trains on all the others)"]
+    assert configs(demo=True, sites=["a", "b", "org2"])["min_num_clients"] == 3
+
+
 def test_aggregation_weights_naming_an_unknown_site_is_a_warning():
     out = configs(server=server_text(weights={"org1": 1.0, "orgX": 2.0}))
     assert out["problems"] == []

@@ -775,3 +775,15 @@ def test_a_partner_that_dies_during_the_run_is_never_restarted_from_here(tmp_pat
     assert out["msg"].startswith("Run 1 waits for partner site(s) org2 (they lag behind and stopped answering the "
                                  "server while the training waited for them), which this controller does not run: "
                                  "ask it@org2.example (org2) to restart its container")
+
+
+def test_a_partner_still_registered_but_gone_is_left_out_of_the_deploy_and_the_start(tmp_path):
+    # org2's organization tore its site down; the server keeps its registration until its heartbeat times out
+    fed = Fed(tmp_path, sites=("site-a", "site-b", "org2"))
+    fed.engine.kill("org2")
+    out = fed.run(sites=["site-a", "site-b"], partner_sites=["org2"], partner_contacts={"org2": "it@org2.example"},
+                  partner_wait=30, min_num_clients=2)
+    assert out["state"] == "finished" and not out["failed"], out.get("msg")
+    assert "deploy clarafl_demo client site-a site-b" in fed.sent() and "deploy clarafl_demo client" not in fed.sent()
+    assert "start client site-a site-b" in fed.sent() and "start client" not in fed.sent()
+    assert out["summary"]["missing_partners"] == ["org2"] and out["restart_sites"] == []
