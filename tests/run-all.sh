@@ -28,9 +28,12 @@ for stage in "${stages[@]}"; do
     unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider -rfE ;;
     engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider -rfE ;;
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
-    # ports): most of a module's time is one Ansible process on one core, and the machine has two.
+    # ports): most of a module's time is one Ansible process on one core, and the machine has two. The modules are
+    # handed out longest first (tests/integration/conftest.py orders them), not by their number of tests; every
+    # test's time goes to integration.xml.
     integration) rm -f "$out/engine-logs.txt"; integration_ran=1
-                 run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 -rfE ;;
+                 run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile \
+                   --no-loadscope-reorder --durations=15 -rfE --junitxml="$out/integration.xml" ;;
     lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
     sanity) run_stage sanity tests/sanity.sh ;;
     molecule)

@@ -25,6 +25,7 @@ import re
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 
 INTERVAL = 2.0
+PARTNERS_NAMED_FOR = 600.0  # a run's missing partner sites, once named, are not waited for again this long
 LATE_START_WAIT = 20.0  # a site that answered its start late is given this long, and twice as long after a resend
 REDEPLOYS = 3           # a deploy a site did not answer is sent to it again this often,
 REDEPLOY_PAUSE = 3.0    # this many seconds apart
@@ -62,13 +63,17 @@ class SiteSteps(object):
         return ", ".join("%s (%s)" % (said.get(s) or "its organization", s) for s in partners)
 
     def wait_partners(self, status):
-        """(status, missing): the partner sites that have not joined after partner_wait seconds. Training goes on
-        without them when the run's min_num_clients allows it (said, named with their contacts); else it stops
-        with that sentence."""
+        """(status, missing): the partner sites that have not joined partner_wait seconds after this step began.
+        Training goes on without them when the run's min_num_clients allows it: they are named with their contacts,
+        and missing is None, so that the step ends and the sentence is shown before the run is deployed (the next
+        step takes the sites named, without waiting again). Else it stops with that sentence."""
         partners = list(self.p.get("partner_sites") or [])
         if not partners:
             return status, []
-        status, missing = self.wait_answering(status, partners, self.p["partner_wait"])
+        named = self.record.get("partners_named") or {}
+        if named.get("run") == self.number and 0 <= self.clock() - float(named.get("at") or 0) <= PARTNERS_NAMED_FOR:
+            return status, [s for s in named.get("missing") or [] if s in partners]
+        status, missing = self.wait_answering(status, partners, self.p["partner_wait"], since=self.begun)
         if not missing:
             return status, []
         present = len(self.sites) + len(partners) - len(missing)
@@ -81,24 +86,33 @@ class SiteSteps(object):
                                  % (sentence, self.number, need, present))
         self.say("%s Training run %d with the %d site(s) present%s." % (
             sentence, self.number, present, "" if need is None else " (min_num_clients %d)" % need))
-        return status, missing
+        self.record["partners_named"] = {"run": self.number, "missing": missing, "at": self.clock()}
+        self.save()
+        return status, None
 
-    def wait_answering(self, status, sites, timeout):
+    def wait_answering(self, status, sites, timeout, since=None):
         """(status, missing): the status once every site of SITES answers the server, or the sites still silent
-        after TIMEOUT seconds. A status that cannot be read (a server still starting) is read again."""
-        deadline = self.clock() + float(timeout)
+        TIMEOUT seconds after SINCE (now by default). A status that cannot be read (a server still starting) is read
+        again. A reading takes time (a registered site that is gone makes the server wait for its reply): the last
+        one is begun so that it ends at the deadline, not one reading after it."""
+        deadline = (self.clock() if since is None else float(since)) + float(timeout)
+        took, last = 0.0, False
         while True:
             clients = status.get("clients") or {}
             missing = [s for s in sites if ((clients.get(s) or {}).get("status") or self.d.NO_ANSWER)
                        in (self.d.NO_ANSWER, self.d.EXCEPTION)]
-            if not missing or self.clock() >= deadline:
+            if not missing or last or self.clock() >= deadline:
                 return status, missing
-            self.sleep(min(INTERVAL, max(0.0, deadline - self.clock())))
+            pause = min(INTERVAL, max(0.0, deadline - took - self.clock()))
+            last = self.clock() + pause + took >= deadline
+            self.sleep(pause)
+            begun = self.clock()
             try:
                 status = self.status()
             except ConsoleError:
                 if self.clock() >= deadline:
                     return status, missing
+            took = self.clock() - begun
 
     def forget_departed(self, status):
         """Remove from the server the sites it still has registered that the federation no longer lists."""

@@ -107,7 +107,8 @@ options:
     type: dict
     default: {}
   partner_wait:
-    description: Seconds the partner sites are waited for before a run starts.
+    description: Seconds the partner sites are waited for before a run starts, counted from the start of the call
+      that starts it; the last reading of the federation's status is begun so that it ends by then.
     type: float
     default: 120
   min_num_clients:
@@ -202,7 +203,8 @@ EXAMPLES = r"""
 RETURN = r"""
 state:
   description: Where the training is - V(finished), V(started), V(training), V(left_alone) (a run this module did
-    not start), V(needs_restart) (see RV(restart_sites)), V(rejoined) (O(state=rejoined)), or V(preview) in check
+    not start), V(needs_restart) (see RV(restart_sites)), V(rejoined) (O(state=rejoined)), V(starting) (the
+    partner sites that had not joined were named; the next call deploys without them), or V(preview) in check
     mode.
   returned: always
   type: str

@@ -740,14 +740,22 @@ def test_a_partner_site_that_joined_trains_with_the_others_and_is_counted(tmp_pa
 def test_a_partner_that_never_joins_is_named_with_its_contact_and_the_run_goes_on_when_it_may(tmp_path):
     fed = Fed(tmp_path, sites=("site-a", "site-b"))
     begun = fed.clock.now
-    out = fed.step(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
-                   min_num_clients=2)
-    assert out["state"] == "started" and not out["failed"]
+    params = dict(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
+                  min_num_clients=2)
+    out = fed.step(**params)
+    # the step that names the missing partner ends there, so that the sentence is shown before the deploy
+    assert out["state"] == "starting" and not out["failed"]
     said = [line for line in out["said"] if "not joined" in line]
     assert said == ["Partner site org9 has not joined after 30 s: ask it@org9.example (org9). Training run 1 with the "
                     "2 site(s) present (min_num_clients 2)."]
+    assert "set_run_number 1" not in fed.sent()
     # named once the wait is over, not before, nor much later
-    assert 30 <= fed.clock.now - begun <= 45
+    assert 30 <= fed.clock.now - begun <= 33
+    # the next step deploys without waiting again, and says nothing of the partner again
+    named = fed.clock.now
+    out = fed.step(**params)
+    assert out["state"] == "started" and not [line for line in out["said"] if "not joined" in line]
+    assert fed.clock.now - named < 15
     out = fed.run(partner_sites=["org9"], partner_contacts={"org9": "it@org9.example"}, partner_wait=30,
                   min_num_clients=2)
     assert out["state"] == "finished" and out["summary"]["missing_partners"] == ["org9"]
@@ -787,3 +795,16 @@ def test_a_partner_still_registered_but_gone_is_left_out_of_the_deploy_and_the_s
     assert "deploy clarafl_demo client site-a site-b" in fed.sent() and "deploy clarafl_demo client" not in fed.sent()
     assert "start client site-a site-b" in fed.sent() and "start client" not in fed.sent()
     assert out["summary"]["missing_partners"] == ["org2"] and out["restart_sites"] == []
+
+
+def test_missing_partners_are_named_on_time_when_each_reading_is_slow(tmp_path):
+    # a gone partner that is still registered makes the server wait for its reply: every reading takes 10 s
+    fed = Fed(tmp_path, sites=("site-a", "site-b", "org2"))
+    fed.engine.kill("org2")
+    fed.engine.exchange_seconds = 10.0
+    begun = fed.clock.now
+    out = fed.step(sites=["site-a", "site-b"], partner_sites=["org2"], partner_contacts={"org2": "it@org2.example"},
+                   partner_wait=30, min_num_clients=2)
+    assert out["state"] == "starting" and [line for line in out["said"] if "not joined after 30 s" in line], out
+    # the wait counts from the step's start, and its last reading ends by the deadline, not one reading after it
+    assert 30 <= fed.clock.now - begun <= 40, fed.clock.now - begun
