@@ -5,9 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit engine integration lint sanity molecule)
+[ ${#stages[@]} -gt 0 ] || stages=(unit lint sanity engine integration molecule)
 out=$repo/tests/output
 mkdir -p "$out"
+rm -f "$out/engine.result"
 export ANSIBLE_CONFIG=$repo/ansible.cfg
 export CLARAFL_REQUIRE_ENGINE=${CLARAFL_REQUIRE_ENGINE:-1}
 
@@ -23,10 +24,39 @@ run_stage() {
   return 0
 }
 
+# The engine stage mostly waits on the engine's own timers (a site's restart, a round, the kit's sleeps), so it runs
+# beside the unit, lint and sanity stages (one process on one core each, one after the other); its output follows
+# theirs. The integration and molecule stages run alone: each keeps both cores busy.
+beside_pid=""
+start_beside() {
+  local name=$1; shift
+  echo "=== $name (beside the stages that follow, its output after theirs): $*"
+  ( start=$SECONDS; "$@" > "$out/$name.log" 2>&1; echo "$? $((SECONDS - start))" > "$out/$name.result" ) &
+  beside_pid=$!
+}
+join_beside() {
+  [ -n "$beside_pid" ] || return 0
+  wait "$beside_pid"
+  beside_pid=""
+  local rc=1 secs=0
+  [ -f "$out/engine.result" ] && read -r rc secs < "$out/engine.result"
+  echo "=== engine (ran beside the stages above)"
+  cat "$out/engine.log"
+  results+=("$(printf '%-28s %-6s %4ss' engine "$([ "$rc" = 0 ] && echo pass || echo FAIL)" "$secs")")
+}
+engine_cmd=(python -m pytest tests/engine -q -p no:cacheprovider -rfE)
+for stage in "${stages[@]}"; do
+  case $stage in engine) ;; unit|lint|sanity) if [[ " ${stages[*]} " == *" engine "* ]]; then
+    start_beside engine "${engine_cmd[@]}"; fi; break ;; *) break ;; esac
+done
+
 for stage in "${stages[@]}"; do
   case $stage in
     unit) run_stage unit python -m pytest tests/unit -q -p no:cacheprovider -rfE ;;
-    engine) run_stage engine python -m pytest tests/engine -q -p no:cacheprovider -rfE ;;
+    engine) [ -n "$beside_pid" ] || [ -f "$out/engine.result" ] || run_stage engine "${engine_cmd[@]}" ;;
+    lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
+    sanity) run_stage sanity tests/sanity.sh ;;
+    integration|molecule) join_beside ;;&
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
     # ports): most of a module's time is one Ansible process on one core, and the machine has two. The modules are
     # handed out longest first (tests/integration/conftest.py orders them), not by their number of tests; every
@@ -34,8 +64,6 @@ for stage in "${stages[@]}"; do
     integration) rm -f "$out/engine-logs.txt"; integration_ran=1
                  run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile \
                    --no-loadscope-reorder --durations=15 -rfE --junitxml="$out/integration.xml" ;;
-    lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
-    sanity) run_stage sanity tests/sanity.sh ;;
     molecule)
       for scenario in molecule/*/; do
         scenario=$(basename "$scenario")
@@ -44,6 +72,7 @@ for stage in "${stages[@]}"; do
     *) echo "run-all: unknown stage $stage (unit engine integration lint sanity molecule)" >&2; exit 2 ;;
   esac
 done
+join_beside
 
 passed=0; failed=0
 echo

@@ -103,8 +103,8 @@ def _register(path, project, kit_root):
 # The modules that take longest, longest first (measured: tests/output/integration.xml): xdist hands whole modules to
 # its two workers in collection order, and a long one handed out last would run alone at the end. The others follow
 # in their own order.
-LONGEST_FIRST = ("test_federation.py", "test_partners.py", "test_safety.py", "test_change_federation.py",
-                 "test_byo_mmar.py")
+LONGEST_FIRST = ("test_federation.py", "test_safety.py", "test_change_federation.py", "test_byo_mmar.py",
+                 "test_partners.py", "test_clara_image.py", "test_provisioning.py", "test_rerun.py")
 
 
 def pytest_collection_modifyitems(session, config, items):  # pylint: disable=unused-argument

@@ -186,11 +186,12 @@ def test_status_by_name_shows_the_finished_run_and_every_site(fed):
 
 
 def train_again_in_background(fed, name, rounds, **extra):
-    """Starts the run again with ROUNDS rounds; returns (process, log path) once it aggregated a round."""
+    """Starts the run again with ROUNDS rounds; returns (process, log path) once it aggregated two rounds."""
     extra.update({"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
+    before = latest_session(fed)
     training, log_path = play_in_background(fed, name, SITE, extra_vars=extra, args=["--tags", "fl_admin"])
     try:
-        wait_for_rounds(fed)
+        wait_for_rounds(fed, before)
     except BaseException:
         training.kill()
         raise
@@ -205,18 +206,36 @@ def finish(training, log_path):
             training.kill()
 
 
-def wait_for_rounds(fed, count=2, timeout=180):
-    """Wait until the newest training session of run 1 has aggregated COUNT rounds."""
+def run_metrics(fed):
+    """What the demo MMAR's persistor wrote of run 1 on the server: one dict per line (session, event, round ...);
+    a training session is one start of the server's training, counted on across restarts of the run."""
     metrics = fed["tmp"] / "kits" / "server" / "run_1" / "metrics.jsonl"
-    session = fed.setdefault("sessions", 1) + 1
+    entries = []
+    for line in (metrics.read_text().splitlines() if metrics.exists() else []):
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            pass  # a line being written
+    return entries
+
+
+def latest_session(fed):
+    """The newest training session of run 1 (0: none yet); taken before a test starts the run again."""
+    return max([entry.get("session") or 0 for entry in run_metrics(fed)] or [0])
+
+
+def wait_for_rounds(fed, after, count=2, timeout=180):
+    """Wait until a training session of run 1 newer than AFTER has aggregated COUNT rounds."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        lines = metrics.read_text().splitlines() if metrics.exists() else []
-        if sum(1 for line in lines if '"session": %d' % session in line) >= count:
-            fed["sessions"] = session
+        entries = run_metrics(fed)
+        newest = max([entry.get("session") or 0 for entry in entries] or [0])
+        aggregated = [e for e in entries if e.get("session") == newest and e.get("event") == "aggregated"]
+        if newest > after and len(aggregated) >= count:
             return
         time.sleep(1)
-    pytest.fail("the restarted run did not aggregate %d rounds within %d s" % (count, timeout))
+    pytest.fail("no training session of run 1 after session %d aggregated %d rounds within %d s" % (after, count,
+                                                                                                      timeout))
 
 
 def test_a_killed_site_comes_back_and_contributes_again(fed):
@@ -226,9 +245,10 @@ def test_a_killed_site_comes_back_and_contributes_again(fed):
     # Enough rounds that the training still runs when the site is back (a round takes about 5 s).
     rounds = 20
     extra = {"fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait": False}
+    before = latest_session(fed)
     start = play(fed, SITE, extra_vars=extra, args=["--tags", "fl_admin"])
     assert start.rc == 0, start.output[-5000:]
-    wait_for_rounds(fed)
+    wait_for_rounds(fed, before)
     docker("kill", "clarafl-%s-org1-a" % fed["project"])
     back = play(fed, SITE, args=["--tags", "fl_client"])
     assert back.rc == 0, back.output[-5000:]
@@ -250,11 +270,12 @@ def test_a_site_killed_while_site_yml_follows_is_brought_back_by_the_same_run(fe
     rounds = 12
     # Sooner than the default 90 s: a site that is merely busy and taken for dead is restarted and said, which this
     # test allows (it asks for org1-b among the sites brought back).
+    before = latest_session(fed)
     training, log_path = play_in_background(fed, "killed", SITE, extra_vars={
         "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600,
         "fl_admin_unanswered_timeout": 45})
     try:
-        wait_for_rounds(fed, count=3)
+        wait_for_rounds(fed, before, count=3)
         docker("kill", "clarafl-%s-org1-b" % fed["project"])
     finally:
         finish(training, log_path)
@@ -271,10 +292,11 @@ def test_a_site_killed_while_site_yml_follows_is_brought_back_by_the_same_run(fe
 
 def test_a_server_restarted_while_site_yml_follows_is_said_and_the_run_trained_again(fed):
     rounds = 8
+    before = latest_session(fed)
     training, log_path = play_in_background(fed, "server-restart", SITE, extra_vars={
         "fl_admin_num_rounds": rounds, "fl_admin_restart_training": True, "fl_admin_wait_timeout": 600})
     try:
-        wait_for_rounds(fed, count=3)
+        wait_for_rounds(fed, before, count=3)
         docker("restart", "clarafl-%s-server" % fed["project"])
     finally:
         finish(training, log_path)
