@@ -25,8 +25,9 @@ run_stage() {
 }
 
 # The engine stage mostly waits on the engine's own timers (a site's restart, a round, the kit's sleeps), so it runs
-# beside the unit, lint and sanity stages (one process on one core each, one after the other); its output follows
-# theirs. The integration and molecule stages run alone: each keeps both cores busy.
+# beside the unit, lint and sanity stages and the single-host molecule scenarios (one process on one core each, one
+# after the other); its output follows theirs. The integration stage and the multi-host scenario (default) run
+# alone: each keeps both cores busy.
 beside_pid=""
 start_beside() {
   local name=$1; shift
@@ -44,6 +45,17 @@ join_beside() {
   cat "$out/engine.log"
   results+=("$(printf '%-28s %-6s %4ss' engine "$([ "$rc" = 0 ] && echo pass || echo FAIL)" "$secs")")
 }
+declare -A scenario_ran=()
+run_scenarios() {  # all | single-host
+  local scenario
+  for scenario in molecule/*/; do
+    scenario=$(basename "$scenario")
+    [ -z "${scenario_ran[$scenario]:-}" ] || continue
+    [ "$1" = all ] || [ "$scenario" != default ] || continue
+    scenario_ran[$scenario]=1
+    run_stage "molecule:$scenario" molecule test -s "$scenario"
+  done
+}
 engine_cmd=(python -m pytest tests/engine -q -p no:cacheprovider -rfE)
 for stage in "${stages[@]}"; do
   case $stage in engine) ;; unit|lint|sanity) if [[ " ${stages[*]} " == *" engine "* ]]; then
@@ -56,7 +68,9 @@ for stage in "${stages[@]}"; do
     engine) [ -n "$beside_pid" ] || [ -f "$out/engine.result" ] || run_stage engine "${engine_cmd[@]}" ;;
     lint) run_stage lint bash -c 'ansible-lint --profile production --offline && tests/changelog.sh' ;;
     sanity) run_stage sanity tests/sanity.sh ;;
-    integration|molecule) join_beside ;;&
+    integration|molecule)
+      if [ -n "$beside_pid" ] && [[ " ${stages[*]} " == *" molecule "* ]]; then run_scenarios single-host; fi
+      join_beside ;;&
     # Two modules at once, each whole in one worker (its tests in order, one federation of its own project and
     # ports): most of a module's time is one Ansible process on one core, and the machine has two. The modules are
     # handed out longest first (tests/integration/conftest.py orders them), not by their number of tests; every
@@ -64,11 +78,7 @@ for stage in "${stages[@]}"; do
     integration) rm -f "$out/engine-logs.txt"; integration_ran=1
                  run_stage integration python -m pytest tests/integration -q -p no:cacheprovider -n 2 --dist loadfile \
                    --no-loadscope-reorder --durations=15 -rfE --junitxml="$out/integration.xml" ;;
-    molecule)
-      for scenario in molecule/*/; do
-        scenario=$(basename "$scenario")
-        run_stage "molecule:$scenario" molecule test -s "$scenario"
-      done ;;
+    molecule) run_scenarios all ;;
     *) echo "run-all: unknown stage $stage (unit engine integration lint sanity molecule)" >&2; exit 2 ;;
   esac
 done
