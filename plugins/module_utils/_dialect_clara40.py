@@ -454,6 +454,10 @@ START_MARKERS = ("Starting client training", "Create initial model message", "Se
 # The server's line per aggregated round (0-based engine round), and its line when a training starts.
 ROUND_LINE = "Aggregation time for the round"
 STARTED_LINE = "Server training has been started"
+# The server's line per update a site submitted: "received <project>_<the site's token>_<round> (638 Bytes, ...)".
+RECEIVED_LINE = "INFO - received"
+RECEIVED = re.compile(r"received \S*?(?P<token>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_"
+                      r"(?P<round>\d+) \(")
 # A site's line when the server took it ("Successfully registered client:org2 for <project>. Got token:..."), and
 # the server's answer to a site whose earlier registration it still holds (until its heartbeat timeout).
 REGISTERED_LINE = "Successfully registered client"

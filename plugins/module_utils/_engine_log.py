@@ -176,15 +176,32 @@ def rounds_aggregated(rounds_grep, started_grep, dialect=default_dialect):
     return len(rounds)
 
 
+def submissions(received_grep, started_grep, dialect=default_dialect):
+    """{token: rounds submitted} in the server's latest training, from two ``grep server -n`` replies: the lines
+    with RECEIVED_LINE and the lines with STARTED_LINE ({} when the log shows no training started). The console's
+    status table maps each site to its token."""
+    started_re = re.compile(r"^(\d+):.*" + re.escape(dialect.STARTED_LINE))
+    starts = [int(m.group(1)) for m in (started_re.match(ln.strip()) for ln in _text(started_grep).splitlines()) if m]
+    rounds = {}
+    for line in _text(received_grep).splitlines() if starts else []:
+        number, _sep, rest = line.strip().partition(":")
+        match = dialect.RECEIVED.search(rest)
+        if match and number.isdigit() and int(number) > max(starts):
+            rounds.setdefault(match.group("token"), set()).add(int(match.group("round")))
+    return dict((token, len(seen)) for token, seen in rounds.items())
+
+
 def tail_command(target, lines=TAIL_LINES, dialect=default_dialect):
     """The admin command that reads the end of TARGET's (``server`` or a site's) log."""
     return "tail %s -n %d %s" % (target, int(lines), dialect.LOG_FILE)
 
 
 def rounds_commands(dialect=default_dialect):
-    """The admin commands whose replies rounds_aggregated reads, in that order."""
+    """The admin commands whose replies rounds_aggregated reads (the first two, in that order) and submissions
+    (the third and the second)."""
     return ['grep server -n "%s" %s' % (dialect.ROUND_LINE, dialect.LOG_FILE),
-            'grep server -n "%s" %s' % (dialect.STARTED_LINE, dialect.LOG_FILE)]
+            'grep server -n "%s" %s' % (dialect.STARTED_LINE, dialect.LOG_FILE),
+            'grep server -n "%s" %s' % (dialect.RECEIVED_LINE, dialect.LOG_FILE)]
 
 
 def quote_failures(failures, log_files=None, dialect=default_dialect):

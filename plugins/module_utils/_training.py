@@ -150,6 +150,7 @@ class Training(SiteSteps):
             results, _result = self.console.run([self.d.STATUS_COMMANDS[0]])
             status = self.d.parse_status(results[0]["reply"], None)
         self.out["status"] = status
+        self.remember_tokens(status)
         return status
 
     def save(self):
@@ -271,11 +272,6 @@ class Training(SiteSteps):
             msg += "\nThe engine's logs say why (the latest training attempt):\n" + "\n".join(
                 engine_log.quote_failures(failures, self.p.get("log_files"), self.d))
         raise TrainingFailed(msg, failures=failures)
-
-    def rounds_done(self):
-        texts = self.console.read(engine_log.rounds_commands(self.d))
-        return engine_log.rounds_aggregated(*[texts.get(c) for c in engine_log.rounds_commands(self.d)],
-                                            dialect=self.d)
 
     # ---------------------------------------------------------------------------------------------- the step
     def step(self):
@@ -400,7 +396,7 @@ class Training(SiteSteps):
         same = (self.record.get("run_number") == self.number and self.record.get("phase") != "finished") or \
             self.record.get("pending_run") == self.number
         kept = dict((k, self.record[k]) for k in ("restarts", "healed", "pending") if same and k in self.record)
-        kept.update((k, self.record[k]) for k in ("heartbeat_at",) if k in self.record)
+        kept.update((k, self.record[k]) for k in ("heartbeat_at", "tokens") if k in self.record)
         self.record = dict(run_number=self.number, mmar=mmar, phase="deploying", sites=self.sites,
                            num_rounds=self.p["num_rounds"], repeat_lost_run=self.p["repeat_lost_run"],
                            cross_site_validation=bool(self.p["cross_site_validation"]),

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.clarafl.federation.plugins.module_utils import _engine_log as engine_log
 from ansible_collections.clarafl.federation.plugins.module_utils._admin_console import ConsoleError
 
 INTERVAL = 2.0
@@ -49,6 +50,32 @@ class SiteSteps(object):
     def taking_part(self):
         """The sites of the run: the federation's own, and the partner sites that had joined when it started."""
         return self.sites + [s for s in self.record.get("partners") or [] if s not in self.sites]
+
+    def remember_tokens(self, status):
+        """Each site's token as the status table shows it (a restarted site gets a new one): the server's log names
+        a site's submissions by its token."""
+        for client in status.get("registered_clients") or []:
+            if client.get("token") and client.get("name"):
+                self.record.setdefault("tokens", {})[client["token"]] = client["name"]
+
+    def rounds_done(self):
+        """The rounds aggregated in the server's latest training, by its log; each site's submissions there are
+        counted too (a run may end between two readings of the status, which then showed none)."""
+        texts = self.console.read(engine_log.rounds_commands(self.d))
+        grounds, started, received = [texts.get(c) for c in engine_log.rounds_commands(self.d)]
+        self.count_logged(engine_log.submissions(received, started, dialect=self.d))
+        return engine_log.rounds_aggregated(grounds, started, dialect=self.d)
+
+    def count_logged(self, submitted):
+        """Raise each site's contributions to what the server's log shows it submitted ({token: rounds})."""
+        counts = self.record.setdefault("contributions", {})
+        logged = {}
+        for token, rounds in (submitted or {}).items():
+            site = (self.record.get("tokens") or {}).get(token)
+            if site:
+                logged[site] = logged.get(site, 0) + rounds
+        for site, rounds in logged.items():
+            counts[site] = max(counts.get(site, 0), rounds)
 
     def bystanders(self):
         """Registered sites that do not take part in the run (a partner site that had not joined in time, whose old

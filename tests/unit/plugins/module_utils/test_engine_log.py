@@ -348,7 +348,8 @@ def test_the_commands_read_the_log_through_the_console():
     assert el.tail_command("org1-a", 50) == "tail org1-a -n 50 log.txt"
     assert el.tail_command("org1-a", "30") == "tail org1-a -n 30 log.txt"
     assert el.rounds_commands() == ['grep server -n "Aggregation time for the round" log.txt',
-                                    'grep server -n "Server training has been started" log.txt']
+                                    'grep server -n "Server training has been started" log.txt',
+                                    'grep server -n "INFO - received" log.txt']
 
 
 def test_quote_failures_puts_the_server_first_and_names_each_log():
@@ -420,3 +421,19 @@ def test_log_files_of_nothing():
     where = fed.log_files(["srv"], ["h"], {"srv": {}, "h": {"fl_client_name": "org1"}}, "p")
     assert el.quote_failures({"org1": ["ValueError: x"]}, where) == [
         "site org1 (log.txt at h:/opt/clarafl/p/org1/log.txt):", "    ValueError: x"]
+
+
+# --- the sites' submissions, by token ----------------------------------------------------------------------------
+
+
+def test_submissions_count_each_token_s_rounds_in_the_latest_training_only():
+    text = log("server-two-runs.txt")
+    started = grep_n(text, dialect.STARTED_LINE)
+    # the log as it was at the end of the first training: three sites (the project's name has an underscore)
+    first = "\n".join(text.splitlines()[:62])
+    counts = el.submissions(grep_n(first, dialect.RECEIVED_LINE), grep_n(first, dialect.STARTED_LINE))
+    assert counts == {"a2b0956d-5c26-46eb-9b1a-ea27a0dec01a": 3, "039c2111-77af-4360-bce8-eaba60e47d34": 3,
+                      "0640ffbb-bd36-4bf0-b849-bf405ac72d71": 3}
+    # the second training (line 69) has received nothing yet
+    assert el.submissions(grep_n(text, dialect.RECEIVED_LINE), started) == {}
+    assert el.submissions(grep_n(text, dialect.RECEIVED_LINE), "") == {} and el.submissions(None, None) == {}

@@ -808,3 +808,14 @@ def test_missing_partners_are_named_on_time_when_each_reading_is_slow(tmp_path):
     assert out["state"] == "starting" and [line for line in out["said"] if "not joined after 30 s" in line], out
     # the wait counts from the step's start, and its last reading ends by the deadline, not one reading after it
     assert 30 <= fed.clock.now - begun <= 40, fed.clock.now - begun
+
+
+def test_a_run_that_ends_between_two_readings_counts_the_contributions_the_server_logged(tmp_path):
+    # min_num_clients 1 and a tiny app: every round is over before the status is read again, and the server resets
+    # its counters when the run ends; the server's log still names each submission by the site's token
+    fed = Fed(tmp_path)
+    fed.engine.ROUND_SECONDS, fed.engine.SUBMIT_AFTER = 0.05, 0.01
+    out = fed.run()
+    assert out["state"] == "finished" and not out["failed"], out.get("msg")
+    assert out["summary"]["rounds_done"] == 3
+    assert out["summary"]["contributions"] == {"site-a": 3, "site-b": 3}
